@@ -1,0 +1,35 @@
+/*
+ * crshim control protocol: how the `crshim` command talks to the shim
+ * loaded in a process.
+ *
+ * Endpoint: a unix stream socket bound at RUNDIR/PID.sock, where RUNDIR is
+ * CRSHIM_RUNDIR or, by default, /tmp/crshim-UID (created mode 0700 and
+ * refused if it is not a directory owned by UID).  The socket itself is
+ * mode 0600.  The shim checks SO_PEERCRED on every connection and refuses
+ * (closes without answering) a peer whose uid is neither its own nor 0.
+ *
+ * One request per connection: the client writes one line, the shim answers
+ * with one JSON document and closes the connection.  Between requests the
+ * shim's control thread holds nothing but the listening socket, so CRIU can
+ * dump a process whose endpoint is idle and restore it (it binds the same
+ * path again).
+ *
+ * Requests (more are added by later layers; unknown ones get
+ * {"ok":false,"error":"unknown request"}):
+ *   PING            -> {"ok":true,"pid":N,"version":"X.Y.Z","phase":"running"}
+ *   STATUS          -> {"ok":true, ...the process record, see crshim_manifest.h}
+ *   PREPARE         -> quiesce for a checkpoint; answers the process record
+ *                      with "phase":"prepared"
+ *   RESUME          -> leave the prepared state (dump done, or failed)
+ *   RESTORED        -> the process was restored from an image; rebuild
+ * Every answer has "ok"; failures carry "error" with a sentence.
+ */
+#ifndef CRSHIM_CONTROL_H
+#define CRSHIM_CONTROL_H
+
+#define CRSHIM_CONTROL_SUFFIX ".sock"
+#define CRSHIM_CONTROL_MAX_REQUEST 256
+/* Largest answer the shim writes (the process record). */
+#define CRSHIM_CONTROL_MAX_ANSWER (64u << 20)
+
+#endif

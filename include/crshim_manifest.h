@@ -1,0 +1,91 @@
+/*
+ * crshim's public formats: the process record a shim reports, and the
+ * checkpoint manifest `crshim dump` writes.  Both are JSON, versioned with
+ * "format" and "version"; a reader refuses a version it does not know.
+ * Numbers are decimal JSON numbers except addresses, which are strings
+ * "0x..." (JSON numbers lose precision above 2^53).
+ *
+ * ===================================================================
+ * 1. Process record: "format": "crshim-process", "version": 1
+ * ===================================================================
+ * Answered by the shim to STATUS and PREPARE (include/crshim_control.h);
+ * shown by `crshim status --json` (which adds "proc", the /proc cross-check)
+ * and embedded in the manifest.
+ *
+ *   ok            true
+ *   pid, ppid, uid
+ *   shim_version  "X.Y.Z"
+ *   phase         "running" | "prepared"
+ *   config        { hooks: [families], backtrace: bool,
+ *                   scratch: [{dir, policy}], rundir }
+ *   objects       [ object ]   what the shim recorded:
+ *       id        registry slot (referenced by mappings[].object)
+ *       kind      "file" | "posix_shm" | "memfd" | "sysv" | "anon_shared"
+ *       path      name when recorded (kept current across rename); for
+ *                 posix_shm "/dev/shm/NAME", memfd "/memfd:NAME",
+ *                 sysv "/SYSV%08x" (the key), anon_shared ""
+ *       dev, ino  identity (st_dev, st_ino) when recorded
+ *       size      largest size seen (ftruncate, mmap extent, shmget)
+ *       mode      st_mode
+ *       unlinked  the name was removed (unlink, shm_unlink, rename over it,
+ *                 IPC_RMID; memfds are always unlinked)
+ *       shared_map mapped MAP_SHARED at least once
+ *       write, append  opened for writing / with O_APPEND (an output)
+ *       scratch   "drop" | "keep" | "save"   (only for scratch files)
+ *       sysv_key, sysv_id, sysv_rmid           (only for sysv)
+ *       fds       [fd numbers currently referring to it]
+ *       backtrace ["lib+0xOFF (symbol+0xOFF)", ...]  with CRSHIM_BACKTRACE=1
+ *   mappings      [ { start, end, offset, prot ("rw-s"), object } ]
+ *   registry      { objects, mappings, fds, dropped, dropped_objects,
+ *                   dropped_mappings, dropped_fds, arena_bytes,
+ *                   bytes_per_mapping, bytes_per_object }
+ *
+ * ===================================================================
+ * 2. Checkpoint manifest: DIR/manifest.json,
+ *    "format": "crshim-manifest", "version": 1
+ * ===================================================================
+ * Written atomically (temporary file, fsync, rename) as the last step of a
+ * successful dump; a directory without it, or with "complete": false, is an
+ * interrupted checkpoint and `crshim restore` refuses it.
+ *
+ *   complete      true
+ *   created       "YYYY-MM-DDTHH:MM:SSZ"
+ *   host          node name
+ *   criu          { path, version }
+ *   tree          bool: each dump is a whole process tree (--tree)
+ *   leave_running bool
+ *   dumps         [ dump ]  one CRIU run each:
+ *       root_pid  the pid given to CRIU (-t)
+ *       images    "dumps/PID" (relative to DIR)
+ *       config    "dumps/PID/criu.conf": the CRIU configuration file the
+ *                 dump used as is (external file[...] lines, options)
+ *       pids      [every pid in the dumped tree]
+ *       dump_seconds
+ *   processes     [ { pid, ppid, exe, shim: bool, record: <process record
+ *                    or null without the shim> } ]
+ *   pools         [ pool ]  shared content CRIU is told not to save
+ *                 (external file[...]); saved once here instead:
+ *       id        "pool-N"
+ *       kind      "file" | "posix_shm" | "memfd"
+ *       path      the name it had (for unlinked ones: its last name)
+ *       unlinked  bool: recreated without a name at restore
+ *       dev, ino, mnt_id   identity at dump time
+ *       external  "file[MNTID:INODE]" (hex), the key in the CRIU config
+ *       size, mode, uid, gid
+ *       data      "pools/pool-N.img" (sparse where the original was)
+ *       data_bytes allocated bytes of the copy
+ *       holders   [ { pid, fds: [N], mappings: [{start, end, offset, prot}] } ]
+ *
+ * DIR layout: manifest.json, pools/, dumps/PID/ (CRIU images, criu.conf,
+ * dump.log, restore.log), crshim.log.
+ */
+#ifndef CRSHIM_MANIFEST_H
+#define CRSHIM_MANIFEST_H
+
+#define CRSHIM_PROCESS_FORMAT "crshim-process"
+#define CRSHIM_PROCESS_VERSION 1
+#define CRSHIM_MANIFEST_FORMAT "crshim-manifest"
+#define CRSHIM_MANIFEST_VERSION 1
+#define CRSHIM_MANIFEST_FILE "manifest.json"
+
+#endif

@@ -1,0 +1,349 @@
+/*
+ * The control endpoint: a unix socket at RUNDIR/PID.sock served by one
+ * thread of the shim (protocol in include/crshim_control.h).
+ *
+ * Between requests the thread holds only the listening socket and sleeps in
+ * accept(), which CRIU can dump and restore.  The thread blocks every
+ * signal so the program's signals are never delivered to it.
+ */
+#include "jsonw.h"
+#include "registry.h"
+#include "shim.h"
+
+#include "crshim_control.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Far above the fd numbers programs expect. */
+#define CONTROL_FD_FLOOR 1001
+
+static int listen_fd = -1;
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static dev_t sock_dev;
+static ino_t sock_ino;
+static pid_t owner_pid;
+static int phase = CRS_PHASE_RUNNING;
+static uint64_t prepares, resumes, restores;
+
+int crs_control_phase(void)
+{
+	return __atomic_load_n(&phase, __ATOMIC_ACQUIRE);
+}
+
+/* RUNDIR must be a real directory owned by us and closed to others. */
+static int rundir_ok(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		crs_warn("control: cannot create %s: %s", dir, strerror(errno));
+		return 0;
+	}
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		crs_warn("control: %s is not a directory; no control endpoint", dir);
+		return 0;
+	}
+	if (st.st_uid != getuid() || (st.st_mode & 077)) {
+		crs_warn("control: %s must be owned by uid %u with mode 0700; no control endpoint", dir,
+			 (unsigned)getuid());
+		return 0;
+	}
+	return 1;
+}
+
+static int make_listener(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, hi;
+
+	if (!rundir_ok(crs_cfg.rundir))
+		return -1;
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d%s", crs_cfg.rundir, (int)getpid(),
+		     CRSHIM_CONTROL_SUFFIX) >= (int)sizeof(sa.sun_path)) {
+		crs_warn("control: CRSHIM_RUNDIR too long for a socket path");
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, CONTROL_FD_FLOOR);
+	if (hi >= 0) {
+		syscall(SYS_close, fd);
+		fd = hi;
+	}
+	/* A socket left by an earlier image of this pid (exec, a killed
+	 * process whose pid came back): only sockets are removed. */
+	if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0600) < 0 ||
+	    listen(fd, 16) < 0 || stat(sa.sun_path, &st) < 0) {
+		crs_warn("control: cannot listen on %s: %s", sa.sun_path, strerror(errno));
+		syscall(SYS_close, fd);
+		return -1;
+	}
+	memcpy(sock_path, sa.sun_path, sizeof(sock_path));
+	sock_dev = st.st_dev;
+	sock_ino = st.st_ino;
+	owner_pid = getpid();
+	return fd;
+}
+
+static void answer_error(struct crs_jsonw *w, const char *msg)
+{
+	crs_jsonw_obj_begin(w);
+	crs_jsonw_kv_bool(w, "ok", 0);
+	crs_jsonw_kv_str(w, "error", msg);
+	crs_jsonw_obj_end(w);
+}
+
+static void answer_record(struct crs_jsonw *w)
+{
+	crs_jsonw_obj_begin(w);
+	crs_jsonw_kv_bool(w, "ok", 1);
+	crs_jsonw_kv_str(w, "phase", crs_control_phase() == CRS_PHASE_PREPARED ? "prepared" : "running");
+	if (crs_report_write(w) < 0)
+		crs_jsonw_kv_str(w, "error", "cannot snapshot the registry");
+	crs_jsonw_obj_end(w);
+}
+
+static void answer_ping(struct crs_jsonw *w)
+{
+	crs_jsonw_obj_begin(w);
+	crs_jsonw_kv_bool(w, "ok", 1);
+	crs_jsonw_kv_int(w, "pid", getpid());
+	crs_jsonw_kv_str(w, "version", CRSHIM_VERSION_STRING);
+	crs_jsonw_kv_str(w, "phase", crs_control_phase() == CRS_PHASE_PREPARED ? "prepared" : "running");
+	crs_jsonw_kv_uint(w, "prepares", prepares);
+	crs_jsonw_kv_uint(w, "resumes", resumes);
+	crs_jsonw_kv_uint(w, "restores", restores);
+	crs_jsonw_obj_end(w);
+}
+
+/* After a restore the pools are new inodes: learn their identity again
+ * from the fds we track and from /proc/self/maps. */
+struct ident {
+	uint64_t dev, ino;
+};
+
+static void set_ident(struct crs_object *o, void *arg)
+{
+	const struct ident *id = arg;
+
+	if (o->kind != CRS_OBJ_SYSV && o->kind != CRS_OBJ_ANON_SHARED) {
+		o->dev = id->dev;
+		o->ino = id->ino;
+	}
+}
+
+static void refresh_from_maps(void)
+{
+	char buf[8192], line[512];
+	size_t ll = 0;
+	int fd = (int)syscall(SYS_open, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned long start, end, off, ino;
+			unsigned maj, min;
+			struct crs_mapping m;
+
+			if (buf[i] != '\n') {
+				if (ll < sizeof(line) - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			if (sscanf(line, "%lx-%lx %*4s %lx %x:%x %lu", &start, &end, &off, &maj, &min, &ino) != 6)
+				continue;
+			if (ino && crs_reg_map_lookup(start, &m) == 0 && m.start == start) {
+				struct ident id = { makedev(maj, min), ino };
+
+				crs_reg_object_update(m.obj, set_ident, &id);
+			}
+		}
+	}
+	syscall(SYS_close, fd);
+}
+
+static void refresh_identities(void)
+{
+	for (int fd = 0; fd < CRS_MAX_FDS; fd++) {
+		uint32_t obj = crs_reg_fd_get(fd);
+		struct stat st;
+
+		if (obj != CRS_NO_OBJECT && syscall(SYS_fstat, fd, &st) == 0) {
+			struct ident id = { st.st_dev, st.st_ino };
+
+			crs_reg_object_update(obj, set_ident, &id);
+		}
+	}
+	if (crs_reg_has_mappings())
+		refresh_from_maps();
+}
+
+static void handle(int conn)
+{
+	static struct crs_jsonw w; /* one request at a time: the thread is alone */
+	char req[CRSHIM_CONTROL_MAX_REQUEST];
+	size_t len = 0;
+
+	while (len < sizeof(req) - 1) {
+		ssize_t n = read(conn, req + len, sizeof(req) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(req, '\n', len))
+			break;
+	}
+	req[len] = 0;
+	req[strcspn(req, "\r\n")] = 0;
+	crs_jsonw_init(&w, conn);
+	crs_debug("control: request '%s'", req);
+	if (strcmp(req, "PING") == 0) {
+		answer_ping(&w);
+	} else if (strcmp(req, "STATUS") == 0) {
+		answer_record(&w);
+	} else if (strcmp(req, "PREPARE") == 0) {
+		__atomic_store_n(&phase, CRS_PHASE_PREPARED, __ATOMIC_RELEASE);
+		prepares++;
+		answer_record(&w);
+	} else if (strcmp(req, "RESUME") == 0) {
+		__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
+		resumes++;
+		answer_ping(&w);
+	} else if (strcmp(req, "RESTORED") == 0) {
+		refresh_identities();
+		__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
+		restores++;
+		answer_ping(&w);
+	} else {
+		answer_error(&w, "unknown request");
+	}
+	crs_jsonw_flush(&w);
+	syscall(SYS_write, conn, "\n", 1);
+}
+
+static int peer_allowed(int conn)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return 0;
+	return cr.uid == getuid() || cr.uid == 0;
+}
+
+static void *control_thread(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct timeval tv = { .tv_sec = 5 };
+
+	crs_guard_enter(); /* our own calls are never recorded */
+	for (;;) {
+		int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+				continue;
+			if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) {
+				/* The program closed our fd (closefrom, daemonising). */
+				crs_info("control: endpoint closed by the program; control stops");
+				return NULL;
+			}
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (peer_allowed(conn)) {
+			setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			handle(conn);
+		} else {
+			crs_warn("control: refused a connection from another user");
+		}
+		syscall(SYS_close, conn);
+	}
+	return NULL;
+}
+
+static void start_thread(void)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	int fd = make_listener();
+
+	if (fd < 0)
+		return;
+	listen_fd = fd;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (pthread_create(&tid, &attr, control_thread, (void *)(intptr_t)fd) != 0) {
+		crs_warn("control: cannot start the control thread");
+		syscall(SYS_close, fd);
+		listen_fd = -1;
+	} else {
+		pthread_setname_np(tid, "crshim-ctl");
+	}
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void crs_control_start(void)
+{
+	int saved = errno, g = crs_guard_enter();
+
+	start_thread();
+	if (g)
+		crs_guard_leave();
+	errno = saved;
+}
+
+void crs_control_after_fork_child(void)
+{
+	int saved = errno, g;
+
+	/* The inherited fd is the parent's endpoint: not ours to serve. */
+	if (listen_fd >= 0)
+		syscall(SYS_close, listen_fd);
+	listen_fd = -1;
+	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
+	g = crs_guard_enter();
+	start_thread();
+	if (g)
+		crs_guard_leave();
+	errno = saved;
+}
+
+void crs_control_stop(void)
+{
+	struct stat st;
+
+	/* Remove the socket only if it is still the one this process bound. */
+	if (owner_pid == getpid() && sock_path[0] && stat(sock_path, &st) == 0 &&
+	    st.st_dev == sock_dev && st.st_ino == sock_ino)
+		unlink(sock_path);
+}
