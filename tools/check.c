@@ -25,6 +25,7 @@
 #include <libelf.h>
 #include <linux/netlink.h>
 #include <linux/netlink_diag.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <stdarg.h>
@@ -523,7 +524,7 @@ static void unix_peer_one(const struct nlmsghdr *h, void *arg)
 {
 	const struct unix_diag_msg *m = NLMSG_DATA(h);
 	struct peer_map *pm = arg;
-	const struct rtattr *a = (const struct rtattr *)(m + 1);
+	struct rtattr *a = (struct rtattr *)(m + 1);
 	int len = (int)h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
 
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
@@ -570,7 +571,7 @@ struct nl_high {
 static void netlink_groups_one(const struct nlmsghdr *h, void *arg)
 {
 	const struct netlink_diag_msg *m = NLMSG_DATA(h);
-	const struct rtattr *a = (const struct rtattr *)(m + 1);
+	struct rtattr *a = (struct rtattr *)(m + 1);
 	int len = (int)h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
 	struct nl_high *hi = arg;
 	const uint32_t *g;
@@ -889,14 +890,19 @@ static void check_ghost(struct ctx *c, const char *what, const char *key, uint64
 		    "the dump fails", sz);
 }
 
-/* A named file that will not survive the node: CRIU stores only its path. */
+/*
+ * A named file that will not survive the node: CRIU stores only its path
+ * (and never the contents of a shared mapping), so the restore needs it.
+ * tmpfs files always count; a shared mapping under /tmp counts too (the
+ * session files of MPI launchers), a log file under /tmp does not.
+ */
 static void check_tmp_file(struct ctx *c, const char *what, const char *key, const char *link,
-			   const char *path)
+			   const char *path, int shared_map)
 {
 	struct statfs sfs;
 	int tmpfs = !statfs(link, &sfs) && sfs.f_type == TMPFS_MAGIC;
 
-	if (!tmpfs && !under_tmp(path))
+	if (!tmpfs && !(shared_map && under_tmp(path)))
 		return;
 	if (c->shim)
 		add(c, CHECK_HANDLED, key, what,
@@ -910,16 +916,17 @@ static void check_tmp_file(struct ctx *c, const char *what, const char *key, con
 
 /*
  * A regular file reached through link (/proc/PID/fd/N or map_files/A-B);
- * path is what the kernel shows.  named: also judge where a linked file is.
+ * path is its name, deleted whether the kernel marked it " (deleted)".
+ * map: 0 for an fd, 1 for a private mapping, 2 for a shared one.
  */
 static void check_regular(struct ctx *c, const char *what, const char *link, const char *path,
-			  int named)
+			  int deleted, int map)
 {
 	char name[4096], key[80], sz[32];
 	struct stat st;
 
 	strip_deleted(path, name, sizeof(name));
-	if (stat(link, &st) && (strcmp(name, path) || stat(name, &st)))
+	if (stat(link, &st) && (deleted || stat(name, &st)))
 		return;
 	if (!S_ISREG(st.st_mode))
 		return;
@@ -930,11 +937,11 @@ static void check_regular(struct ctx *c, const char *what, const char *link, con
 		add(c, CHECK_OK, key, what, "memfd (%s): CRIU saves its contents", sz);
 	} else if (st.st_nlink == 0) {
 		check_ghost(c, what, key, (uint64_t)st.st_size);
-	} else if (strcmp(name, path)) {
+	} else if (deleted) {
 		add(c, CHECK_WARN, key, what,
-		    "open through a removed path while other links remain: needs --link-remap");
-	} else if (named) {
-		check_tmp_file(c, what, key, link, name);
+		    "open through a removed name while other links remain: needs --link-remap");
+	} else if (map != 1) {
+		check_tmp_file(c, what, key, link, name, map == 2);
 	}
 }
 
@@ -956,7 +963,8 @@ static void check_fd(struct ctx *c, const struct proc_fd *f)
 	unsigned long ino;
 	struct stat st;
 
-	snprintf(what, sizeof(what), "fd %d -> %s", f->fd, f->target);
+	snprintf(what, sizeof(what), "fd %d -> %.280s%s", f->fd, f->target,
+		 f->deleted ? " (deleted)" : "");
 	snprintf(link, sizeof(link), "/proc/%d/fd/%d", c->pid, f->fd);
 	if (sscanf(f->target, "socket:[%lu]", &ino) == 1)
 		check_socket(c, f->fd, ino, what);
@@ -971,7 +979,7 @@ static void check_fd(struct ctx *c, const struct proc_fd *f)
 	else if (S_ISBLK(st.st_mode))
 		add(c, CHECK_BLOCKER, NULL, what, "block device: CRIU cannot dump it");
 	else if (S_ISREG(st.st_mode)) {
-		check_regular(c, what, link, f->target, 1);
+		check_regular(c, what, link, f->target, f->deleted, 0);
 		check_locks(c, f->fd, what);
 	}
 }
@@ -1041,8 +1049,8 @@ static void check_map(struct ctx *c, const struct proc_map *m)
 
 	if (!m->path[0] || m->path[0] == '[' || has_prefix(m->path, "socket:"))
 		return;		/* anonymous, [heap] [stack] [vdso]..., packet rings */
-	snprintf(what, sizeof(what), "map %lx-%lx %s", (unsigned long)m->start,
-		 (unsigned long)m->end, m->path);
+	snprintf(what, sizeof(what), "map %lx-%lx %.260s%s", (unsigned long)m->start,
+		 (unsigned long)m->end, m->path, m->deleted ? " (deleted)" : "");
 	if (has_prefix(m->path, "anon_inode:")) {
 		add(c, CHECK_BLOCKER, m->path, what,
 		    "mapping CRIU cannot handle: memory of an anon inode file (%s)",
@@ -1064,7 +1072,7 @@ static void check_map(struct ctx *c, const struct proc_map *m)
 	if (!S_ISREG(st.st_mode))
 		check_special_map(c, what, name, &st);
 	else
-		check_regular(c, what, link, m->path, m->perms[3] == 's');
+		check_regular(c, what, link, m->path, m->deleted, m->perms[3] == 's' ? 2 : 1);
 }
 
 /* ---------------------------------------------------------------- process */
@@ -1238,7 +1246,7 @@ static int in_tree(const struct ctx *c, uint64_t ino)
 /* Which process holds socket ino: scan every /proc/PID/fd (slow, rare). */
 static pid_t find_holder(uint64_t ino)
 {
-	char want[48], path[300], target[64];
+	char want[48], path[600], target[64];
 	struct dirent *p, *f;
 	pid_t found = 0;
 	DIR *proc, *fds;
@@ -1343,7 +1351,7 @@ static int tree_has(const pid_t *v, int n, pid_t pid)
 /* Append the children of every thread of pid (what `criu dump -t` takes). */
 static int add_children(pid_t pid, pid_t **v, int *n, int *cap)
 {
-	char path[96], buf[8192], *tok, *save;
+	char path[320], buf[8192], *tok, *save;
 	struct dirent *d;
 	DIR *tasks;
 

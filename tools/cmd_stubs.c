@@ -12,7 +12,5 @@
 		return 2;                                                               \
 	}
 
-NOT_YET(dump)
-NOT_YET(restore)
 NOT_YET(check)
 NOT_YET(doctor)

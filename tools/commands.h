@@ -10,6 +10,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_hook(int argc, char **argv); /* crshim __hook, run by CRIU */
 
 /* Global verbosity (-v before the sub-command or inside it). */
 extern int crshim_verbose;

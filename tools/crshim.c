@@ -46,7 +46,7 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run },	    { "lib", cmd_lib },	      { "status", cmd_status },
 	{ "dump", cmd_dump },	    { "restore", cmd_restore }, { "check", cmd_check },
-	{ "doctor", cmd_doctor },   { "gc", cmd_gc },
+	{ "doctor", cmd_doctor },   { "gc", cmd_gc },	      { "__hook", cmd_hook },
 };
 
 int main(int argc, char **argv)

@@ -123,5 +123,4 @@ void device_port_attr(struct ibv_port_attr *p)
 	p->link_layer = IBV_LINK_LAYER_INFINIBAND;
 	p->flags = 0;
 	p->port_cap_flags2 = 0;
-	p->active_speed_ex = 0;
 }

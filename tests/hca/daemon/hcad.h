@@ -244,9 +244,50 @@ void client_async_event(struct client *cl, enum ibv_event_type type,
 void client_destroy(struct client *cl);
 void clients_reap(void);
 
-/* ---- request dispatch (dispatch.c, verbs.c) ---- */
+/* ---- request dispatch (dispatch.c) and handlers (res.c, cq.c, qp.c,
+ * post.c) ---- */
+struct req {
+	struct client *cl;
+	const struct hca_hdr *h;
+	const uint8_t *p;
+};
+
 void dispatch(struct client *cl, const struct hca_hdr *h, const uint8_t *p);
+void reply(struct req *r, int status, const void *p, uint32_t len);
 void client_release_objects(struct client *cl);
+
+void h_alloc_pd(struct req *r);
+void h_dealloc_pd(struct req *r);
+void h_reg_mr(struct req *r);
+void h_rereg_mr(struct req *r);
+void h_dereg_mr(struct req *r);
+void h_create_ah(struct req *r);
+void h_destroy_ah(struct req *r);
+void h_create_channel(struct req *r);
+void h_destroy_channel(struct req *r);
+void h_create_cq(struct req *r);
+void h_resize_cq(struct req *r);
+void h_destroy_cq(struct req *r);
+void h_req_notify(struct req *r);
+void h_create_srq(struct req *r);
+void h_modify_srq(struct req *r);
+void h_query_srq(struct req *r);
+void h_destroy_srq(struct req *r);
+void h_create_qp(struct req *r);
+void h_modify_qp(struct req *r);
+void h_query_qp(struct req *r);
+void h_destroy_qp(struct req *r);
+void h_post_send(struct req *r);
+void h_post_recv(struct req *r);
+void h_post_srq_recv(struct req *r);
+
+void pd_free(struct pd *pd);
+void mr_free(struct mr *mr);
+void ah_free(struct ah *ah);
+void chan_free(struct chan *ch);
+void cq_free(struct cq *cq);
+void srq_free(struct srq *srq);
+void qp_free(struct qp *qp);
 
 /* ---- QP state machine (qpstate.c) ---- */
 int qp_check_modify(struct qp *qp, const struct ibv_qp_attr *attr, int mask);

@@ -1,0 +1,508 @@
+/*
+ * crshim dump -D DIR [--tree] [--leave-running] PID...
+ *
+ * 1. collect the processes (each PID, or each PID's tree with --tree);
+ * 2. PREPARE every shim (quiesce; answers its process record);
+ * 3. find the pools from /proc plus the records; write one CRIU
+ *    configuration per CRIU run (external file[...] for every pool);
+ * 4. start all CRIU runs at once; each stops at its post-dump action
+ *    script with its tasks frozen; when all arrived every process is frozen:
+ *    save each pool once, then let them finish (or fail them all);
+ * 5. write the manifest last (atomically); RESUME the shims of processes
+ *    that keep running (--leave-running, or after any failure).
+ */
+#include "commands.h"
+#include "control_client.h"
+#include "coord.h"
+#include "criu_run.h"
+#include "dump_util.h"
+#include "manifest.h"
+#include "paths.h"
+#include "pools.h"
+#include "ptree.h"
+
+#include "build_config.h"
+#include "crshim_manifest.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct dump_ctx {
+	const char *dir;
+	char criu[PATH_MAX];
+	int tree, leave_running, timeout_s;
+	struct dproc *procs;
+	int nprocs;
+	struct drun *runs;
+	int nruns;
+	struct pool_set pools;
+	double pools_seconds;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: crshim [-v] dump -D DIR [--tree] [--leave-running] [--timeout SEC] PID...\n"
+		   "  without --tree each PID is one process (it must have no children)\n"
+		   "  with --tree each PID is the root of a tree dumped in one CRIU run\n");
+}
+
+static int add_proc(struct dump_ctx *c, pid_t pid, int run)
+{
+	struct dproc *v;
+
+	for (int i = 0; i < c->nprocs; i++)
+		if (c->procs[i].pid == pid) {
+			fprintf(stderr, "crshim dump: pid %d is listed twice (or inside another listed tree)\n",
+				(int)pid);
+			return -1;
+		}
+	v = realloc(c->procs, (size_t)(c->nprocs + 1) * sizeof(*v));
+	if (!v)
+		return -1;
+	c->procs = v;
+	memset(&v[c->nprocs], 0, sizeof(*v));
+	v[c->nprocs].pid = pid;
+	v[c->nprocs].dump = run;
+	c->nprocs++;
+	return 0;
+}
+
+static int collect(struct dump_ctx *c, char **args, int nargs)
+{
+	c->runs = calloc((size_t)nargs, sizeof(*c->runs));
+	if (!c->runs)
+		return -1;
+	for (int i = 0; i < nargs; i++) {
+		char *end;
+		long v = strtol(args[i], &end, 10);
+		pid_t *tree = NULL;
+		int n = 0;
+
+		if (*end || v <= 0) {
+			fprintf(stderr, "crshim dump: '%s' is not a pid\n", args[i]);
+			return -1;
+		}
+		if (kill((pid_t)v, 0) < 0 && errno == ESRCH) {
+			fprintf(stderr, "crshim dump: pid %ld: no such process\n", v);
+			return -1;
+		}
+		if (ptree_is_zombie((pid_t)v)) {
+			fprintf(stderr, "crshim dump: pid %ld has exited (zombie)\n", v);
+			return -1;
+		}
+		if (!c->tree && ptree_nchildren((pid_t)v) > 0) {
+			fprintf(stderr,
+				"crshim dump: pid %ld has children; CRIU always dumps a process with its children: use --tree\n",
+				v);
+			return -1;
+		}
+		c->runs[i].root = (pid_t)v;
+		c->runs[i].hook_fd = -1;
+		snprintf(c->runs[i].images, sizeof(c->runs[i].images), "%s/dumps/%ld", c->dir, v);
+		if (c->tree)
+			ptree_collect((pid_t)v, &tree, &n);
+		else if (ptree_collect((pid_t)v, &tree, &n) == 0)
+			n = 1;
+		for (int k = 0; k < n; k++)
+			if (add_proc(c, tree[k], i) < 0) {
+				free(tree);
+				return -1;
+			}
+		free(tree);
+		c->nruns++;
+	}
+	return 0;
+}
+
+/* PREPARE every process that has a shim.  A process without an endpoint is
+ * dumped as CRIU alone would (said once). */
+static int prepare_all(struct dump_ctx *c)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		struct dproc *p = &c->procs[i];
+		char err[512];
+		enum ctl_error e = ctl_request(p->pid, "PREPARE", 10000, &p->record, err, sizeof(err));
+
+		if (e == CTL_OK) {
+			p->shim = p->prepared = 1;
+			continue;
+		}
+		if (e == CTL_NO_SHIM) {
+			if (crshim_verbose)
+				fprintf(stderr, "crshim dump: pid %d runs without the shim\n", (int)p->pid);
+			continue;
+		}
+		fprintf(stderr, "crshim dump: cannot prepare %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void resume_all(struct dump_ctx *c)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		struct dproc *p = &c->procs[i];
+		json_t *ans = NULL;
+		char err[512];
+
+		if (!p->prepared)
+			continue;
+		if (ctl_request(p->pid, "RESUME", 10000, &ans, err, sizeof(err)) != CTL_OK)
+			fprintf(stderr, "crshim dump: cannot resume %s\n", err);
+		json_decref(ans);
+		p->prepared = 0;
+	}
+}
+
+static json_t **records_of(struct dump_ctx *c, pid_t **pids)
+{
+	size_t n = c->nprocs > 0 ? (size_t)c->nprocs : 1;
+	json_t **r = calloc(n, sizeof(*r));
+
+	*pids = calloc(n, sizeof(pid_t));
+	for (int i = 0; r && *pids && i < c->nprocs; i++) {
+		r[i] = c->procs[i].record;
+		(*pids)[i] = c->procs[i].pid;
+	}
+	return r;
+}
+
+/*
+ * memfds are dumped by CRIU itself (it ignores external file[] for them):
+ * one CRIU run keeps them shared, separate runs would each restore a copy.
+ * Keep them out of the pool list, and refuse what would break.
+ */
+static int take_out_memfds(struct dump_ctx *c)
+{
+	int out = 0;
+
+	for (int i = 0; i < c->pools.n; i++) {
+		struct pool *p = &c->pools.v[i];
+		int run = -1, split = 0;
+
+		if (strcmp(p->kind, "memfd")) {
+			c->pools.v[out++] = *p;
+			continue;
+		}
+		for (int k = 0; k < c->nprocs; k++)
+			if (pool_held_by(p, c->procs[k].pid)) {
+				if (run >= 0 && run != c->procs[k].dump)
+					split = 1;
+				run = c->procs[k].dump;
+			}
+		if (split) {
+			fprintf(stderr,
+				"crshim dump: %s is shared by processes dumped in separate CRIU runs; CRIU saves memfds "
+				"itself, one copy per run, and the sharing would break: dump them with --tree under a "
+				"common parent\n",
+				p->path);
+			json_decref(p->holders);
+			for (int k = i + 1; k < c->pools.n; k++)
+				c->pools.v[out++] = c->pools.v[k];
+			c->pools.n = out;
+			return -1;
+		}
+		json_decref(p->holders);
+	}
+	c->pools.n = out;
+	for (int i = 0; i < c->pools.n; i++)
+		snprintf(c->pools.v[i].id, sizeof(c->pools.v[i].id), "pool-%d", i);
+	return 0;
+}
+
+static int write_configs(struct dump_ctx *c)
+{
+	char hook[PATH_MAX + 16], exe[PATH_MAX], err[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *text;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	snprintf(hook, sizeof(hook), "%s/hook.sh", c->dir);
+	if (asprintf(&text, "#!/bin/sh\n# CRIU action script written by crshim: joins crshim's freeze barrier\n"
+			    "exec '%s' __hook \"$@\"\n", exe) < 0)
+		return -1;
+	if (write_file_atomic(hook, text, err, sizeof(err)) < 0 || chmod(hook, 0700) < 0) {
+		fprintf(stderr, "crshim dump: %s\n", err);
+		free(text);
+		return -1;
+	}
+	free(text);
+	for (int r = 0; r < c->nruns; r++) {
+		struct drun *run = &c->runs[r];
+		char conf[PATH_MAX + 16];
+
+		if (mkdir(run->images, 0700) < 0) {
+			fprintf(stderr, "crshim dump: cannot create %s: %s\n", run->images, strerror(errno));
+			return -1;
+		}
+		snprintf(conf, sizeof(conf), "%s/criu.conf", run->images);
+		if (dump_write_criu_config(conf, c->procs, c->nprocs, r, &c->pools, hook, c->leave_running, err,
+					   sizeof(err)) < 0) {
+			fprintf(stderr, "crshim dump: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int start_criu(struct dump_ctx *c, const char *coord)
+{
+	for (int r = 0; r < c->nruns; r++) {
+		struct drun *run = &c->runs[r];
+		char conf[PATH_MAX + 16], tree[32], out[PATH_MAX + 16], env1[128], env2[64];
+		char *argv[] = { "criu", "dump", "--config", conf, "-t", tree, "-D", run->images, NULL };
+		char *env[] = { env1, env2, NULL };
+
+		snprintf(conf, sizeof(conf), "%s/criu.conf", run->images);
+		snprintf(tree, sizeof(tree), "%d", (int)run->root);
+		snprintf(out, sizeof(out), "%s/criu.out", run->images);
+		snprintf(env1, sizeof(env1), "CRSHIM_COORD=%s", coord);
+		snprintf(env2, sizeof(env2), "CRSHIM_COORD_ID=%d", (int)run->root);
+		if (crshim_verbose)
+			criu_print_cmdline(stdout, c->criu, argv);
+		run->seconds = dump_now();
+		run->criu = criu_spawn(c->criu, argv, env, out, NULL, 0);
+		if (run->criu < 0) {
+			fprintf(stderr, "crshim dump: cannot start CRIU: %s\n", strerror(errno));
+			run->criu = 0;
+			run->status = 127;
+		}
+	}
+	return 0;
+}
+
+static int save_pools(struct dump_ctx *c)
+{
+	double t0 = dump_now();
+
+	for (int i = 0; i < c->pools.n; i++) {
+		char err[512];
+
+		if (pool_save(&c->pools.v[i], c->dir, err, sizeof(err)) < 0) {
+			fprintf(stderr, "crshim dump: %s\n", err);
+			return -1;
+		}
+	}
+	c->pools_seconds = dump_now() - t0;
+	return 0;
+}
+
+/* Wait for every CRIU run to reach its post-dump barrier (or fail), save
+ * the pools with all of them frozen, answer the hooks, reap the runs. */
+static int run_barrier(struct dump_ctx *c, int lfd)
+{
+	double deadline = dump_now() + c->timeout_s;
+	int arrived = 0, failed = 0, answered = 0, running = c->nruns;
+
+	for (int r = 0; r < c->nruns; r++)
+		if (!c->runs[r].criu) {
+			failed = 1;
+			running--;
+		}
+	while (running > 0) {
+		struct pollfd pf = { .fd = lfd, .events = POLLIN };
+
+		if (poll(&pf, 1, 20) > 0) {
+			char action[64];
+			long id;
+			int fd = coord_accept(lfd, action, sizeof(action), &id);
+
+			for (int r = 0; fd >= 0 && r < c->nruns; r++)
+				if (c->runs[r].root == id && c->runs[r].hook_fd < 0) {
+					c->runs[r].hook_fd = fd;
+					c->runs[r].arrived = 1;
+					arrived++;
+					fd = -1;
+				}
+			if (fd >= 0)
+				coord_answer(fd, 0);
+		}
+		for (int r = 0; r < c->nruns; r++) {
+			struct drun *run = &c->runs[r];
+			int st;
+
+			if (!run->criu || waitpid(run->criu, &st, WNOHANG) != run->criu)
+				continue;
+			run->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			run->seconds = dump_now() - run->seconds;
+			run->criu = 0;
+			running--;
+			if (run->status != 0 || !run->arrived)
+				failed = 1;
+		}
+		if (!failed && dump_now() > deadline) {
+			fprintf(stderr, "crshim dump: CRIU did not reach the freeze point within %d s\n", c->timeout_s);
+			failed = 1;
+		}
+		if (!answered && (failed || arrived == c->nruns)) {
+			int ok = !failed && save_pools(c) == 0;
+
+			if (!ok)
+				failed = 1;
+			for (int r = 0; r < c->nruns; r++)
+				if (c->runs[r].hook_fd >= 0) {
+					coord_answer(c->runs[r].hook_fd, ok);
+					c->runs[r].hook_fd = -1;
+				}
+			answered = 1;
+		}
+	}
+	return failed ? -1 : 0;
+}
+
+static void report_failure(struct dump_ctx *c)
+{
+	for (int r = 0; r < c->nruns; r++) {
+		char log[PATH_MAX + 16];
+
+		if (c->runs[r].status == 0)
+			continue;
+		snprintf(log, sizeof(log), "%s/dump.log", c->runs[r].images);
+		fprintf(stderr, "crshim dump: CRIU failed for pid %d (exit %d); from %s:\n", (int)c->runs[r].root,
+			c->runs[r].status, log);
+		criu_log_excerpt(stderr, log, crshim_verbose ? 40 : 8);
+	}
+}
+
+static int finish_manifest(struct dump_ctx *c)
+{
+	char err[512];
+	json_t *m = dump_build_manifest(c->dir, c->criu, c->tree, c->leave_running, c->procs, c->nprocs,
+					c->runs, c->nruns, &c->pools);
+	int r;
+
+	if (!m)
+		return -1;
+	r = manifest_write(c->dir, m, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "crshim dump: %s\n", err);
+	json_decref(m);
+	return r;
+}
+
+static void print_summary(struct dump_ctx *c)
+{
+	uint64_t pool_bytes = 0, pool_alloc = 0;
+
+	for (int i = 0; i < c->pools.n; i++) {
+		pool_bytes += c->pools.v[i].size;
+		pool_alloc += c->pools.v[i].data_bytes;
+	}
+	for (int r = 0; r < c->nruns; r++) {
+		int nproc = 0, npools = 0;
+
+		for (int i = 0; i < c->nprocs; i++)
+			nproc += c->procs[i].dump == r;
+		for (int i = 0; i < c->pools.n; i++)
+			for (int k = 0; k < c->nprocs; k++)
+				if (c->procs[k].dump == r && pool_held_by(&c->pools.v[i], c->procs[k].pid)) {
+					npools++;
+					break;
+				}
+		printf("dumped pid %d (%d process%s, %d pool%s) in %.2f s, image %.1f MiB\n", (int)c->runs[r].root,
+		       nproc, nproc == 1 ? "" : "es", npools, npools == 1 ? "" : "s", c->runs[r].seconds,
+		       dump_dir_bytes(c->runs[r].images) / 1048576.0);
+	}
+	printf("saved %d pool%s once: %.1f MiB (%.1f MiB allocated) in %.2f s while frozen\n", c->pools.n,
+	       c->pools.n == 1 ? "" : "s", pool_bytes / 1048576.0, pool_alloc / 1048576.0, c->pools_seconds);
+	printf("checkpoint %s: %.1f MiB%s\n", c->dir, dump_dir_bytes(c->dir) / 1048576.0,
+	       c->leave_running ? ", processes left running" : "");
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'D' },   { "tree", no_argument, NULL, 't' },
+		{ "leave-running", no_argument, NULL, 'R' }, { "timeout", required_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },	   { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct dump_ctx c = { .timeout_s = 300 };
+	char coord[108], err[512];
+	int opt, lfd = -1, rc = 1;
+	json_t **records;
+	pid_t *pids;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+D:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'D': c.dir = optarg; break;
+		case 't': c.tree = 1; break;
+		case 'R': c.leave_running = 1; break;
+		case 'T': c.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 300; break;
+		case 'v': crshim_verbose++; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!c.dir || optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (paths_criu(c.criu, sizeof(c.criu)) < 0) {
+		fprintf(stderr, "crshim dump: %s\n", c.criu);
+		return 1;
+	}
+	if (collect(&c, argv + optind, argc - optind) < 0)
+		return 2;
+	if (dump_make_dir(c.dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crshim dump: %s\n", err);
+		return 1;
+	}
+	if (prepare_all(&c) < 0)
+		goto out;
+	records = records_of(&c, &pids);
+	if (pools_discover(pids, records, c.nprocs, &c.pools, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crshim dump: %s\n", err);
+		free(records);
+		free(pids);
+		goto out;
+	}
+	free(records);
+	free(pids);
+	if (take_out_memfds(&c) < 0 || dump_refuse_sysv(c.procs, c.nprocs) < 0 || write_configs(&c) < 0)
+		goto out;
+	lfd = coord_listen(coord, sizeof(coord));
+	if (lfd < 0) {
+		fprintf(stderr, "crshim dump: cannot open the coordination socket: %s\n", strerror(errno));
+		goto out;
+	}
+	start_criu(&c, coord);
+	if (run_barrier(&c, lfd) < 0) {
+		report_failure(&c);
+		dump_remove_pool_copies(c.dir);
+		goto out;
+	}
+	if (finish_manifest(&c) < 0)
+		goto out;
+	print_summary(&c);
+	rc = 0;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	/* Processes that still run leave the prepared state; after a
+	 * successful dump without --leave-running they are gone. */
+	if (rc != 0 || c.leave_running)
+		resume_all(&c);
+	if (rc != 0)
+		fprintf(stderr, "crshim dump: failed; the processes keep running, %s holds no usable checkpoint\n",
+			c.dir);
+	for (int i = 0; i < c.nprocs; i++)
+		json_decref(c.procs[i].record);
+	free(c.procs);
+	free(c.runs);
+	pools_free(&c.pools);
+	return rc;
+}

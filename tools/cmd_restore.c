@@ -1,0 +1,409 @@
+/*
+ * crshim restore -D DIR [--replace]
+ *
+ * 1. read and check the manifest (format, version, complete);
+ * 2. wait until every pid of the checkpoint is free (a zombie holds its
+ *    pid until its parent reaps it);
+ * 3. recreate every pool once (named at its path, or unnamed when it was
+ *    unlinked) and keep it open;
+ * 4. a detached reaper process (a child subreaper, so restored processes
+ *    are reaped when they end) runs `criu restore -d` for each dump with
+ *    --inherit-fd for the pools its processes hold: all holders get the
+ *    same file;
+ * 5. tell every shim RESTORED.  If any dump fails to restore, the trees
+ *    already restored are killed: nothing is left half restored.
+ */
+#include "commands.h"
+#include "control_client.h"
+#include "criu_run.h"
+#include "dump_util.h"
+#include "manifest.h"
+#include "paths.h"
+#include "pools.h"
+#include "ptree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct rctx {
+	const char *dir;
+	char criu[PATH_MAX];
+	json_t *m;
+	int replace, timeout_s;
+	int *pool_fds;		/* one per manifest pool */
+	int npools;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: crshim [-v] restore -D DIR [--replace] [--timeout SEC]\n"
+		   "  --replace  replace files that stand where a pool must be recreated\n");
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Every pid of the checkpoint must be free: CRIU restores processes with
+ * their original pids. */
+static int wait_pids_free(struct rctx *c)
+{
+	double deadline = dump_now() + c->timeout_s;
+	int said = 0;
+	size_t i, k;
+	json_t *d, *p;
+
+	json_array_foreach(json_object_get(c->m, "dumps"), i, d) {
+		json_array_foreach(json_object_get(d, "pids"), k, p) {
+			pid_t pid = (pid_t)json_integer_value(p);
+			double live_since = dump_now();
+
+			while (kill(pid, 0) == 0 || errno != ESRCH) {
+				char comm[64];
+
+				ptree_comm(pid, comm, sizeof(comm));
+				if (!ptree_is_zombie(pid) && dump_now() - live_since > 2) {
+					fprintf(stderr,
+						"crshim restore: pid %d is taken by a running process (%s); it must end "
+						"before this checkpoint can be restored\n",
+						(int)pid, comm);
+					return -1;
+				}
+				if (dump_now() > deadline) {
+					fprintf(stderr,
+						"crshim restore: pid %d is still taken (%s, a zombie of pid %d) after %d s\n",
+						(int)pid, comm, (int)ptree_ppid(pid), c->timeout_s);
+					return -1;
+				}
+				if (!said++ && ptree_is_zombie(pid))
+					printf("waiting for pid %d (a zombie of pid %d) to be reaped\n", (int)pid,
+					       (int)ptree_ppid(pid));
+				sleep_ms(20);
+			}
+		}
+	}
+	return 0;
+}
+
+static int recreate_pools(struct rctx *c)
+{
+	json_t *pools = json_object_get(c->m, "pools"), *p;
+	uint64_t bytes = 0;
+	double t0 = dump_now();
+	size_t i;
+
+	c->npools = (int)json_array_size(pools);
+	c->pool_fds = calloc((size_t)c->npools + 1, sizeof(int));
+	if (!c->pool_fds)
+		return -1;
+	for (i = 0; i < (size_t)c->npools; i++)
+		c->pool_fds[i] = -1;
+	json_array_foreach(pools, i, p) {
+		char err[512];
+
+		c->pool_fds[i] = pool_recreate(p, c->dir, c->replace, err, sizeof(err));
+		if (c->pool_fds[i] < 0) {
+			fprintf(stderr, "crshim restore: %s\n", err);
+			return -1;
+		}
+		bytes += (uint64_t)json_integer_value(json_object_get(p, "size"));
+	}
+	printf("recreated %d pool%s (%.1f MiB) in %.2f s\n", c->npools, c->npools == 1 ? "" : "s",
+	       bytes / 1048576.0, dump_now() - t0);
+	return 0;
+}
+
+/* Undo named pools after a failed restore (unnamed ones vanish with their fd). */
+static void remove_named_pools(struct rctx *c)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(c->m, "pools"), i, p)
+		if (!json_is_true(json_object_get(p, "unlinked")) && i < (size_t)c->npools && c->pool_fds[i] >= 0)
+			unlink(json_string_value(json_object_get(p, "path")));
+}
+
+static int dump_holds(json_t *dump, json_t *pool)
+{
+	size_t i, k;
+	json_t *pid, *h;
+
+	json_array_foreach(json_object_get(dump, "pids"), i, pid)
+		json_array_foreach(json_object_get(pool, "holders"), k, h)
+			if (json_integer_value(json_object_get(h, "pid")) == json_integer_value(pid))
+				return 1;
+	return 0;
+}
+
+/* Options of the dump's configuration that restore must repeat. */
+static int conf_has(const char *conf, const char *opt)
+{
+	FILE *f = fopen(conf, "re");
+	char line[512];
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		found = !strcmp(line, opt);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int restore_one(struct rctx *c, json_t *dump)
+{
+	char images[PATH_MAX], conf[PATH_MAX + 32], out[PATH_MAX + 32];
+	char *argv[64 + 2 * 256];
+	char *owned[256];
+	int argc = 0, nowned = 0, keep[256], nkeep = 0, st;
+	size_t i;
+	json_t *p;
+	pid_t pid;
+
+	snprintf(images, sizeof(images), "%s/%s", c->dir, json_string_value(json_object_get(dump, "images")));
+	snprintf(conf, sizeof(conf), "%s/criu.conf", images);
+	snprintf(out, sizeof(out), "%s/criu-restore.out", images);
+	argv[argc++] = "criu";
+	argv[argc++] = "restore";
+	argv[argc++] = "-D";
+	argv[argc++] = images;
+	argv[argc++] = "--restore-detached";
+	argv[argc++] = "-o";
+	argv[argc++] = "restore.log";
+	argv[argc++] = "-v4";
+	if (conf_has(conf, "shell-job"))
+		argv[argc++] = "--shell-job";
+	if (conf_has(conf, "tcp-established")) {
+		argv[argc++] = "--tcp-established";
+		argv[argc++] = "--network-lock";
+		argv[argc++] = "nftables";
+	}
+	if (conf_has(conf, "ext-unix-sk"))
+		argv[argc++] = "--ext-unix-sk";
+	if (conf_has(conf, "file-locks"))
+		argv[argc++] = "--file-locks";
+	json_array_foreach(json_object_get(c->m, "pools"), i, p) {
+		if (!dump_holds(dump, p) || nowned >= 255)
+			continue;
+		if (asprintf(&owned[nowned], "fd[%d]:%s", c->pool_fds[i],
+			     json_string_value(json_object_get(p, "external"))) < 0)
+			return -1;
+		argv[argc++] = "--inherit-fd";
+		argv[argc++] = owned[nowned++];
+		keep[nkeep++] = c->pool_fds[i];
+	}
+	argv[argc] = NULL;
+	if (crshim_verbose)
+		criu_print_cmdline(stdout, c->criu, argv);
+	pid = criu_spawn(c->criu, argv, NULL, out, keep, nkeep);
+	st = pid < 0 ? 127 : criu_wait(pid);
+	for (int k = 0; k < nowned; k++)
+		free(owned[k]);
+	return st;
+}
+
+static void kill_dump(json_t *dump)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(dump, "pids"), i, p)
+		kill((pid_t)json_integer_value(p), SIGKILL);
+}
+
+/*
+ * The reaper: restored processes become its children when each `criu
+ * restore -d` exits (child subreaper), and it reaps them until none is
+ * left.  It reports one line per dump to the parent on fd `report`.
+ */
+static void reaper(struct rctx *c, int report)
+{
+	json_t *dumps = json_object_get(c->m, "dumps"), *d;
+	size_t i, ok = 0;
+	int nul = open("/dev/null", O_RDWR);
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	prctl(PR_SET_NAME, "crshim-reaper");
+	json_array_foreach(dumps, i, d) {
+		double t0 = dump_now();
+		int st = restore_one(c, d);
+		char line[128];
+
+		snprintf(line, sizeof(line), "%d %d %.3f\n", (int)json_integer_value(json_object_get(d, "root_pid")),
+			 st, dump_now() - t0);
+		if (write(report, line, strlen(line)) < 0)
+			break;
+		if (st != 0)
+			break;
+		ok++;
+	}
+	if (ok != json_array_size(dumps)) /* all or nothing */
+		for (i = 0; i < ok; i++)
+			kill_dump(json_array_get(dumps, i));
+	close(report);
+	for (i = 0; i < (size_t)c->npools; i++)
+		close(c->pool_fds[i]);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+	}
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+	_exit(0);
+}
+
+static void notify_restored(struct rctx *c)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(c->m, "processes"), i, p) {
+		pid_t pid = (pid_t)json_integer_value(json_object_get(p, "pid"));
+		char err[512];
+		json_t *ans = NULL;
+		enum ctl_error e = CTL_UNREACHABLE;
+
+		if (!json_is_true(json_object_get(p, "shim")))
+			continue;
+		for (int tries = 0; tries < 50; tries++) {
+			e = ctl_request(pid, "RESTORED", 5000, &ans, err, sizeof(err));
+			json_decref(ans);
+			ans = NULL;
+			if (e == CTL_OK || e == CTL_NO_PROCESS)
+				break;
+			sleep_ms(20);
+		}
+		if (e != CTL_OK && e != CTL_NO_PROCESS)
+			fprintf(stderr, "crshim restore: warning: %s\n", err);
+	}
+}
+
+static int run_restore(struct rctx *c)
+{
+	int pfd[2], failed = 0;
+	json_t *dumps = json_object_get(c->m, "dumps");
+	size_t reported = 0;
+	char line[128];
+	FILE *in;
+	pid_t r;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	r = fork();
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		close(pfd[0]);
+		/* Detach: the reaper outlives this command. */
+		if (fork() != 0)
+			_exit(0);
+		setsid();
+		reaper(c, pfd[1]);
+	}
+	close(pfd[1]);
+	waitpid(r, NULL, 0);
+	in = fdopen(pfd[0], "r");
+	while (in && fgets(line, sizeof(line), in)) {
+		int root, st;
+		double secs;
+
+		if (sscanf(line, "%d %d %lf", &root, &st, &secs) != 3)
+			continue;
+		reported++;
+		if (st == 0) {
+			printf("restored pid %d in %.2f s\n", root, secs);
+			continue;
+		}
+		failed = 1;
+		fprintf(stderr, "crshim restore: CRIU failed to restore pid %d (exit %d); from %s/dumps/%d/restore.log:\n",
+			root, st, c->dir, root);
+		{
+			char log[PATH_MAX];
+
+			snprintf(log, sizeof(log), "%s/dumps/%d/restore.log", c->dir, root);
+			criu_log_excerpt(stderr, log, crshim_verbose ? 40 : 8);
+		}
+	}
+	if (in)
+		fclose(in);
+	if (reported != json_array_size(dumps))
+		failed = 1;
+	if (failed) {
+		fprintf(stderr, "crshim restore: failed; no process of %s was left running\n", c->dir);
+		return -1;
+	}
+	notify_restored(c);
+	return 0;
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'D' }, { "replace", no_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 'T' }, { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	   { 0 },
+	};
+	struct rctx c = { .timeout_s = 30 };
+	char err[512];
+	int opt, rc = 1;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+D:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'D': c.dir = optarg; break;
+		case 'r': c.replace = 1; break;
+		case 'T': c.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 30; break;
+		case 'v': crshim_verbose++; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!c.dir || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	c.m = manifest_load(c.dir, err, sizeof(err));
+	if (!c.m) {
+		fprintf(stderr, "crshim restore: %s\n", err);
+		return 1;
+	}
+	if (paths_criu(c.criu, sizeof(c.criu)) < 0) {
+		fprintf(stderr, "crshim restore: %s\n", c.criu);
+		goto out;
+	}
+	if (wait_pids_free(&c) < 0)
+		goto out;
+	if (recreate_pools(&c) < 0) {
+		remove_named_pools(&c);
+		goto out;
+	}
+	if (run_restore(&c) < 0) {
+		remove_named_pools(&c);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < c.npools; i++)
+		if (c.pool_fds[i] >= 0)
+			close(c.pool_fds[i]);
+	free(c.pool_fds);
+	json_decref(c.m);
+	return rc;
+}

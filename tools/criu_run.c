@@ -1,0 +1,128 @@
+/* Running CRIU as a child process. */
+#include "criu_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void close_others(const int *keep, int nkeep)
+{
+	int max = (int)sysconf(_SC_OPEN_MAX);
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 3; fd < max; fd++) {
+		int k = 0;
+
+		for (int i = 0; i < nkeep; i++)
+			k |= keep[i] == fd;
+		if (!k)
+			close(fd);
+	}
+}
+
+pid_t criu_spawn(const char *criu_path, char *const argv[], char *const env[], const char *out_path,
+		 const int *keep_fds, int nkeep)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	/* child */
+	if (out_path) {
+		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (o >= 0) {
+			dup2(o, 1);
+			dup2(o, 2);
+		}
+	}
+	{
+		int n = open("/dev/null", O_RDONLY);
+
+		if (n >= 0 && n != 0) {
+			dup2(n, 0);
+			close(n);
+		}
+	}
+	close_others(keep_fds, nkeep);
+	for (int i = 0; env && env[i]; i++)
+		putenv(env[i]);
+	/* CRIU must not inherit the shim (crshim itself might run under it). */
+	unsetenv("LD_PRELOAD");
+	execv(criu_path, argv);
+	fprintf(stderr, "crshim: cannot run %s: %s\n", criu_path, strerror(errno));
+	_exit(127);
+}
+
+int criu_wait(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+void criu_log_excerpt(FILE *f, const char *log_path, int max)
+{
+	FILE *in = fopen(log_path, "re");
+	char line[1024], tail[5][1024];
+	int shown = 0, ntail = 0;
+
+	if (!in) {
+		fprintf(f, "    (no log at %s)\n", log_path);
+		return;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		/* Harmless on these machines: an unprivileged rlimit raise. */
+		if (strstr(line, "RLIMIT_NOFILE"))
+			continue;
+		if ((strstr(line, "Error") || strstr(line, "error:")) && shown < max) {
+			fprintf(f, "    %s", line);
+			shown++;
+		}
+		snprintf(tail[ntail % 5], sizeof(tail[0]), "%s", line);
+		ntail++;
+	}
+	fclose(in);
+	if (!shown)
+		for (int i = ntail > 5 ? ntail - 5 : 0; i < ntail; i++)
+			fprintf(f, "    %s", tail[i % 5]);
+}
+
+void criu_version(const char *criu_path, char *out, size_t outlen)
+{
+	char cmd[4200], line[256];
+	FILE *p;
+
+	snprintf(out, outlen, "unknown");
+	snprintf(cmd, sizeof(cmd), "'%s' --version 2>/dev/null", criu_path);
+	p = popen(cmd, "r");
+	if (!p)
+		return;
+	while (fgets(line, sizeof(line), p))
+		if (!strncmp(line, "Version: ", 9)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(out, outlen, "%s", line + 9);
+		}
+	pclose(p);
+}
+
+void criu_print_cmdline(FILE *f, const char *criu_path, char *const argv[])
+{
+	fprintf(f, "  $ %s", criu_path);
+	for (int i = 1; argv[i]; i++)
+		fprintf(f, " %s", argv[i]);
+	fputc('\n', f);
+}

@@ -1,0 +1,49 @@
+/* Pieces of `crshim dump`: the checkpoint directory, CRIU configuration,
+ * manifest assembly. */
+#ifndef CRSHIM_DUMP_UTIL_H
+#define CRSHIM_DUMP_UTIL_H
+
+#include "pools.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct dproc {
+	pid_t pid;
+	int dump;		/* index of its CRIU run */
+	int shim;		/* has a control endpoint */
+	int prepared;
+	json_t *record;		/* process record (NULL without the shim) */
+};
+
+struct drun {
+	pid_t root;
+	pid_t criu;		/* running CRIU, 0 when finished */
+	int status;		/* CRIU exit status */
+	int hook_fd;		/* waiting post-dump hook, -1 if none */
+	int arrived;
+	double seconds;
+	char images[PATH_MAX];
+};
+
+double dump_now(void);
+/* Allocated bytes below path. */
+uint64_t dump_dir_bytes(const char *path);
+/* Create DIR (0700) with pools/ and dumps/; DIR must not exist or be an
+ * empty directory (never a symlink). */
+int dump_make_dir(const char *dir, char *err, size_t errlen);
+/* The CRIU configuration of run `run`: options, external pools, hook. */
+int dump_write_criu_config(const char *path, const struct dproc *procs, int nprocs, int run,
+			   const struct pool_set *pools, const char *hook, int leave_running, char *err,
+			   size_t errlen);
+json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int leave_running,
+			    const struct dproc *procs, int nprocs, const struct drun *runs, int nruns,
+			    const struct pool_set *pools);
+/* SysV segments attached by a dumped process: refuse with a message. */
+int dump_refuse_sysv(const struct dproc *procs, int nprocs);
+void dump_remove_pool_copies(const char *dir);
+
+#endif

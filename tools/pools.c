@@ -1,0 +1,419 @@
+/* Pool discovery (from /proc), saving and recreating; see pools.h. */
+#include "pools.h"
+
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+static int volatile_location(const char *src, const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(src, &sf) == 0 && sf.f_type == TMPFS_MAGIC)
+		return 1;
+	return !strncmp(path, "/tmp/", 5) || !strncmp(path, "/var/tmp/", 9) || !strncmp(path, "/run/", 5) ||
+	       !strncmp(path, "/dev/shm/", 9);
+}
+
+/* mnt_id of what src leads to, as CRIU will see it: open it and ask fdinfo. */
+static int mnt_id_of(const char *src)
+{
+	char info[64], line[128];
+	int fd = open(src, O_PATH | O_CLOEXEC), id = -1;
+	FILE *f;
+
+	if (fd < 0)
+		return -1;
+	snprintf(info, sizeof(info), "/proc/self/fdinfo/%d", fd);
+	f = fopen(info, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	close(fd);
+	return id;
+}
+
+static json_t *record_object(json_t *record, uint64_t dev, uint64_t ino)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(json_object_get(record, "objects"), i, o)
+		if ((uint64_t)json_integer_value(json_object_get(o, "dev")) == dev &&
+		    (uint64_t)json_integer_value(json_object_get(o, "ino")) == ino)
+			return o;
+	return NULL;
+}
+
+static json_t *holder_of(struct pool *p, pid_t pid)
+{
+	size_t i;
+	json_t *h;
+
+	json_array_foreach(p->holders, i, h)
+		if (json_integer_value(json_object_get(h, "pid")) == pid)
+			return h;
+	h = json_pack("{s:i,s:[],s:[]}", "pid", (int)pid, "fds", "mappings");
+	json_array_append_new(p->holders, h);
+	return h;
+}
+
+int pool_held_by(const struct pool *p, pid_t pid)
+{
+	size_t i;
+	json_t *h;
+
+	json_array_foreach(p->holders, i, h)
+		if (json_integer_value(json_object_get(h, "pid")) == pid)
+			return 1;
+	return 0;
+}
+
+/* The pool with this identity, created from the first sighting. */
+static struct pool *pool_for(struct pool_set *set, const char *src, pid_t pid, const char *path,
+			     int deleted, json_t *record)
+{
+	struct stat st;
+	struct pool *p;
+	json_t *o;
+
+	if (stat(src, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	for (int i = 0; i < set->n; i++)
+		if (set->v[i].dev == st.st_dev && set->v[i].ino == st.st_ino)
+			return &set->v[i];
+	p = realloc(set->v, (size_t)(set->n + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	set->v = p;
+	p = &set->v[set->n];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->id, sizeof(p->id), "pool-%d", set->n);
+	set->n++;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	p->size = (uint64_t)st.st_size;
+	p->mode = st.st_mode;
+	p->uid = st.st_uid;
+	p->gid = st.st_gid;
+	p->unlinked = deleted || st.st_nlink == 0;
+	p->mnt_id = mnt_id_of(src);
+	p->src.pid = pid;
+	snprintf(p->src.path, sizeof(p->src.path), "%s", src);
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	snprintf(p->kind, sizeof(p->kind), "%s", !strncmp(path, "/memfd:", 7) ? "memfd" : "file");
+	o = record_object(record, p->dev, p->ino);
+	if (o) {
+		const char *kind = json_string_value(json_object_get(o, "kind"));
+		const char *rpath = json_string_value(json_object_get(o, "path"));
+
+		if (kind && (!strcmp(kind, "posix_shm") || !strcmp(kind, "memfd")))
+			snprintf(p->kind, sizeof(p->kind), "%s", kind);
+		if (rpath && rpath[0] == '/')
+			snprintf(p->path, sizeof(p->path), "%s", rpath);
+	}
+	p->holders = json_array();
+	return p;
+}
+
+static void add_maps(struct pool_set *set, pid_t pid, json_t *record)
+{
+	struct proc_map *maps = NULL;
+	int n = proc_read_maps(pid, &maps);
+
+	for (int i = 0; i < n; i++) {
+		struct proc_map *m = &maps[i];
+		char src[128], startb[32], endb[32];
+		struct pool *p;
+
+		if (m->perms[3] != 's' || !m->ino || m->path[0] != '/' || !strcmp(m->path, "/dev/zero") ||
+		    !strncmp(m->path, "/SYSV", 5))
+			continue;
+		snprintf(src, sizeof(src), "/proc/%d/map_files/%" PRIxPTR "-%" PRIxPTR, (int)pid, m->start, m->end);
+		if (!m->deleted && strncmp(m->path, "/memfd:", 7) && !volatile_location(src, m->path))
+			continue;
+		p = pool_for(set, src, pid, m->path, m->deleted, record);
+		if (!p)
+			continue;
+		snprintf(startb, sizeof(startb), "0x%" PRIxPTR, m->start);
+		snprintf(endb, sizeof(endb), "0x%" PRIxPTR, m->end);
+		json_array_append_new(json_object_get(holder_of(p, pid), "mappings"),
+				      json_pack("{s:s,s:s,s:I,s:s}", "start", startb, "end", endb, "offset",
+						(json_int_t)m->offset, "prot", m->perms));
+	}
+	free(maps);
+}
+
+static void add_fds(struct pool_set *set, pid_t pid, json_t *record)
+{
+	struct proc_fd *fds = NULL;
+	int n = proc_read_fds(pid, &fds);
+
+	for (int i = 0; i < n; i++) {
+		struct proc_fd *f = &fds[i];
+		int read_write = (f->flags & O_ACCMODE) == O_RDWR;
+		char src[64];
+		struct pool *p;
+
+		if (!S_ISREG(f->mode) || f->target[0] != '/')
+			continue;
+		snprintf(src, sizeof(src), "/proc/%d/fd/%d", (int)pid, f->fd);
+		/* Named files: only those read and written in a volatile place
+		 * (session files, lock files).  Write-only files are outputs:
+		 * CRIU keeps their path, the scratch/output policies apply. */
+		if (!f->deleted && strncmp(f->target, "/memfd:", 7) &&
+		    !(read_write && volatile_location(src, f->target)))
+			continue;
+		p = pool_for(set, src, pid, f->target, f->deleted, record);
+		if (p)
+			json_array_append_new(json_object_get(holder_of(p, pid), "fds"), json_integer(f->fd));
+	}
+	free(fds);
+}
+
+int pools_discover(const pid_t *pids, json_t *const *records, int npids, struct pool_set *set,
+		   char *err, size_t errlen)
+{
+	memset(set, 0, sizeof(*set));
+	for (int i = 0; i < npids; i++) {
+		if (!proc_exists(pids[i])) {
+			snprintf(err, errlen, "pid %d exited", (int)pids[i]);
+			return -1;
+		}
+		add_maps(set, pids[i], records[i]);
+		add_fds(set, pids[i], records[i]);
+	}
+	for (int i = 0; i < set->n; i++)
+		if (set->v[i].mnt_id < 0) {
+			snprintf(err, errlen, "cannot find the mount of %s (held by pid %d)", set->v[i].path,
+				 (int)set->v[i].src.pid);
+			return -1;
+		}
+	return 0;
+}
+
+void pools_free(struct pool_set *set)
+{
+	for (int i = 0; i < set->n; i++)
+		json_decref(set->v[i].holders);
+	free(set->v);
+	free(set->memfd_warning);
+	memset(set, 0, sizeof(*set));
+}
+
+void pool_external_key(const struct pool *p, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "file[%x:%" PRIx64 "]", (unsigned)p->mnt_id, p->ino);
+}
+
+int64_t sparse_copy(int in, int out, uint64_t size)
+{
+	off_t pos = 0;
+	int64_t copied = 0;
+
+	while ((uint64_t)pos < size) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole is left */
+			data = pos; /* no SEEK_DATA: copy everything */
+		}
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = (off_t)size;
+		while (data < hole) {
+			off_t o_in = data, o_out = data;
+			ssize_t n = copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - data), 0);
+
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+				char buf[1 << 16];
+
+				n = pread(in, buf, sizeof(buf) < (size_t)(hole - data) ? sizeof(buf) : (size_t)(hole - data),
+					  data);
+				if (n > 0 && pwrite(out, buf, (size_t)n, data) != n)
+					return -1;
+			}
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				break; /* the file shrank under us */
+			data += n;
+			copied += n;
+		}
+		pos = hole;
+	}
+	if (ftruncate(out, (off_t)size) < 0)
+		return -1;
+	return copied;
+}
+
+int pool_save(struct pool *p, const char *dir, char *err, size_t errlen)
+{
+	char out_path[4200];
+	struct stat st;
+	int in, out;
+	int64_t n;
+
+	in = open(p->src.path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		snprintf(err, errlen, "cannot read pool %s through %s: %s", p->path, p->src.path, strerror(errno));
+		return -1;
+	}
+	if (fstat(in, &st) == 0)
+		p->size = (uint64_t)st.st_size; /* final size, read while frozen */
+	snprintf(out_path, sizeof(out_path), "%s/pools/%s.img", dir, p->id);
+	out = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", out_path, strerror(errno));
+		close(in);
+		return -1;
+	}
+	n = sparse_copy(in, out, p->size);
+	if (n < 0 || fstat(out, &st) < 0) {
+		snprintf(err, errlen, "cannot save pool %s to %s: %s", p->path, out_path, strerror(errno));
+		close(in);
+		close(out);
+		return -1;
+	}
+	p->data_bytes = (uint64_t)st.st_blocks * 512;
+	close(in);
+	if (close(out) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+json_t *pool_to_json(const struct pool *p)
+{
+	char key[64], data[64];
+
+	pool_external_key(p, key, sizeof(key));
+	snprintf(data, sizeof(data), "pools/%s.img", p->id);
+	return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:i,s:s,s:I,s:i,s:i,s:i,s:s,s:I,s:O}", "id", p->id, "kind",
+			 p->kind, "path", p->path, "unlinked", p->unlinked, "dev", (json_int_t)p->dev, "ino",
+			 (json_int_t)p->ino, "mnt_id", p->mnt_id, "external", key, "size", (json_int_t)p->size,
+			 "mode", (int)p->mode, "uid", (int)p->uid, "gid", (int)p->gid, "data", data, "data_bytes",
+			 (json_int_t)p->data_bytes, "holders", p->holders);
+}
+
+/* mkdir -p for the parents of path (mode 0700: session directories). */
+static int make_parents(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = buf + 1; (s = strchr(s, '/')); s++) {
+		*s = 0;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return 0;
+}
+
+static int create_unnamed(const char *path, uint32_t mode)
+{
+	char dir[4096];
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = 0;
+	/* Same directory (same file system) as the original when it exists. */
+	fd = open(dir, O_TMPFILE | O_RDWR, mode & 07777);
+	if (fd < 0)
+		fd = open("/dev/shm", O_TMPFILE | O_RDWR, mode & 07777);
+	return fd;
+}
+
+static int create_named(const char *path, uint32_t mode, int replace, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			snprintf(err, errlen, "%s is a symbolic link; refusing to restore a pool through it", path);
+			return -1;
+		}
+		if (!replace) {
+			snprintf(err, errlen, "%s already exists; remove it or restore with --replace", path);
+			return -1;
+		}
+		if (unlink(path) < 0) {
+			snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	if (make_parents(path) < 0) {
+		snprintf(err, errlen, "cannot create the directories of %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 07777);
+	if (fd < 0)
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+	return fd;
+}
+
+int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t errlen)
+{
+	const char *path = json_string_value(json_object_get(pool, "path"));
+	const char *data = json_string_value(json_object_get(pool, "data"));
+	uint64_t size = (uint64_t)json_integer_value(json_object_get(pool, "size"));
+	uint32_t mode = (uint32_t)json_integer_value(json_object_get(pool, "mode"));
+	int unlinked = json_is_true(json_object_get(pool, "unlinked"));
+	char data_path[4200];
+	struct stat st;
+	int in, fd;
+
+	if (!path || !data) {
+		snprintf(err, errlen, "manifest: a pool without path or data");
+		return -1;
+	}
+	snprintf(data_path, sizeof(data_path), "%s/%s", dir, data);
+	in = open(data_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0 || fstat(in, &st) < 0 || (uint64_t)st.st_size != size) {
+		snprintf(err, errlen, "pool %s: saved copy %s is %s", path, data_path,
+			 in < 0 ? strerror(errno) : "truncated or of the wrong size");
+		if (in >= 0)
+			close(in);
+		return -1;
+	}
+	fd = unlinked ? create_unnamed(path, mode) : create_named(path, mode, replace, err, errlen);
+	if (fd < 0) {
+		if (unlinked)
+			snprintf(err, errlen, "cannot create a file for pool %s: %s", path, strerror(errno));
+		close(in);
+		return -1;
+	}
+	if (sparse_copy(in, fd, size) < 0 || fchmod(fd, mode & 07777) < 0) {
+		snprintf(err, errlen, "cannot fill pool %s: %s", path, strerror(errno));
+		close(in);
+		close(fd);
+		return -1;
+	}
+	close(in);
+	if (fchown(fd, (uid_t)json_integer_value(json_object_get(pool, "uid")),
+		   (gid_t)json_integer_value(json_object_get(pool, "gid"))) < 0 &&
+	    errno != EPERM) {
+		snprintf(err, errlen, "cannot set the owner of pool %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}

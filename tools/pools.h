@@ -1,0 +1,75 @@
+/*
+ * Pools: shared file content that CRIU is told to treat as external
+ * (`external file[MNTID:INODE]`) and that crshim saves once per checkpoint
+ * and recreates once at restore, handing the same file to every holder.
+ *
+ * What is a pool: a regular file (or POSIX shm object) that a dumped
+ * process maps MAP_SHARED or holds open, and that is either unlinked or
+ * lives where it will not survive the job (tmpfs, /tmp, /var/tmp): those
+ * are exactly the files CRIU either refuses (ghost limit), copies once per
+ * image (sharing broken), or cannot find again at restore.
+ */
+#ifndef CRSHIM_POOLS_H
+#define CRSHIM_POOLS_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct pool_src {
+	pid_t pid;
+	char path[128];		/* /proc/PID/fd/N or /proc/PID/map_files/S-E */
+};
+
+struct pool {
+	char id[24];		/* "pool-N" */
+	char kind[16];		/* file, posix_shm, memfd */
+	char path[4096];	/* original (or last) name */
+	int unlinked;
+	uint64_t dev, ino;
+	int mnt_id;
+	uint64_t size;
+	uint32_t mode, uid, gid;
+	struct pool_src src;	/* where to read the content from */
+	json_t *holders;	/* [{pid, fds:[], mappings:[]}] */
+	uint64_t data_bytes;	/* allocated bytes of the saved copy */
+};
+
+struct pool_set {
+	struct pool *v;
+	int n;
+	char *memfd_warning;	/* set when memfds cannot be handled (see pools.c) */
+};
+
+/*
+ * Find the pools of the given processes from /proc (records from the
+ * shims, may be NULL entries, add kinds and original names).
+ * Returns 0, or -1 with a sentence in err.
+ */
+int pools_discover(const pid_t *pids, json_t *const *records, int npids, struct pool_set *set,
+		   char *err, size_t errlen);
+void pools_free(struct pool_set *set);
+/* "file[MNTID:INODE]" (hex) as used in CRIU's --external / --inherit-fd. */
+void pool_external_key(const struct pool *p, char *out, size_t outlen);
+/* 1 if pid holds this pool. */
+int pool_held_by(const struct pool *p, pid_t pid);
+
+/* Copy the pool's content into DIR/pools/ID.img, keeping holes.
+ * Returns 0 or -1 with a sentence in err. */
+int pool_save(struct pool *p, const char *dir, char *err, size_t errlen);
+/* Manifest entry for the pool. */
+json_t *pool_to_json(const struct pool *p);
+
+/*
+ * Restore side: create the pool's file from its saved copy (named at its
+ * path, or without a name when it was unlinked), with its size, mode and
+ * owner.  Returns an fd (not close-on-exec) or -1 with a sentence in err.
+ * replace: an existing file at the path is replaced instead of refused.
+ */
+int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t errlen);
+
+/* Sparse copy of in to out: data segments only, holes preserved.
+ * Returns bytes of data copied or -1. */
+int64_t sparse_copy(int in, int out, uint64_t size);
+
+#endif

@@ -1,0 +1,19 @@
+/* Process trees from /proc/PID/task/TID/children. */
+#ifndef CRSHIM_PTREE_H
+#define CRSHIM_PTREE_H
+
+#include <sys/types.h>
+
+/* Append pid and all its descendants (pre-order) to *v (malloc'ed, *n
+ * entries).  Returns 0 or -1. */
+int ptree_collect(pid_t pid, pid_t **v, int *n);
+/* Number of children of pid (0 if none or unknown). */
+int ptree_nchildren(pid_t pid);
+/* Parent pid from /proc/PID/stat, or -1. */
+pid_t ptree_ppid(pid_t pid);
+/* 1 if the process is a zombie. */
+int ptree_is_zombie(pid_t pid);
+/* Short name (comm) into out. */
+void ptree_comm(pid_t pid, char *out, size_t outlen);
+
+#endif
