@@ -18,6 +18,7 @@
  * the memory is really shared) and check every slice at its final value.
  * RESULT_FILE gets "OK ..." or "FAIL reason"; exit status 0 or 1.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
