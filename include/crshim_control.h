@@ -21,14 +21,23 @@
  *   PREPARE         -> quiesce for a checkpoint; answers the process record
  *                      with "phase":"prepared"
  *   RESUME          -> leave the prepared state (dump done, or failed)
- *   RESTORED        -> the process was restored from an image; rebuild
+ *   RESTORED        -> the process was restored from an image; the shim
+ *                      learns its pools' new identities and rebuilds
+ *   PARK            -> stop every other thread of the program (a signal,
+ *                      SIGRTMAX-2, whose handler waits); {"parked":N}
+ *   SWAP PATH N START-END:OFFSET:PROT... M FD...   with a file passed as
+ *                      SCM_RIGHTS: map the file MAP_SHARED|MAP_FIXED over
+ *                      each range and dup3 it over each fd (only while
+ *                      parked; used to move memfd and SysV memory onto a
+ *                      file CRIU can treat as an external pool)
+ *   UNPARK          -> let the threads go; the registry learns the swaps
  * Every answer has "ok"; failures carry "error" with a sentence.
  */
 #ifndef CRSHIM_CONTROL_H
 #define CRSHIM_CONTROL_H
 
 #define CRSHIM_CONTROL_SUFFIX ".sock"
-#define CRSHIM_CONTROL_MAX_REQUEST 256
+#define CRSHIM_CONTROL_MAX_REQUEST 4096
 /* Largest answer the shim writes (the process record). */
 #define CRSHIM_CONTROL_MAX_ANSWER (64u << 20)
 

@@ -11,6 +11,7 @@
 #include "shim.h"
 
 #include "crshim_control.h"
+#include "swap.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -197,23 +198,41 @@ static void refresh_identities(void)
 		refresh_from_maps();
 }
 
-static void handle(int conn)
+/* Read the request line; an fd may come with it (SCM_RIGHTS). */
+static size_t read_request(int conn, char *req, size_t cap, int *passed_fd)
 {
-	static struct crs_jsonw w; /* one request at a time: the thread is alone */
-	char req[CRSHIM_CONTROL_MAX_REQUEST];
 	size_t len = 0;
 
-	while (len < sizeof(req) - 1) {
-		ssize_t n = read(conn, req + len, sizeof(req) - 1 - len);
+	*passed_fd = -1;
+	while (len < cap - 1) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { req + len, cap - 1 - len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c;
+		ssize_t n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && *passed_fd < 0)
+				memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
 		len += (size_t)n;
 		if (memchr(req, '\n', len))
 			break;
 	}
+	return len;
+}
+
+static void handle(int conn)
+{
+	static struct crs_jsonw w; /* one request at a time: the thread is alone */
+	char req[CRSHIM_CONTROL_MAX_REQUEST];
+	int passed_fd;
+	size_t len = read_request(conn, req, sizeof(req), &passed_fd);
+
 	req[len] = 0;
 	req[strcspn(req, "\r\n")] = 0;
 	crs_jsonw_init(&w, conn);
@@ -230,6 +249,12 @@ static void handle(int conn)
 		__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
 		resumes++;
 		answer_ping(&w);
+	} else if (strcmp(req, "PARK") == 0) {
+		answer_park(&w);
+	} else if (strncmp(req, "SWAP ", 5) == 0) {
+		answer_swap(&w, req + 5, passed_fd);
+	} else if (strcmp(req, "UNPARK") == 0) {
+		answer_unpark(&w);
 	} else if (strcmp(req, "RESTORED") == 0) {
 		refresh_identities();
 		__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
@@ -240,6 +265,8 @@ static void handle(int conn)
 	}
 	crs_jsonw_flush(&w);
 	syscall(SYS_write, conn, "\n", 1);
+	if (passed_fd >= 0)
+		syscall(SYS_close, passed_fd);
 }
 
 static int peer_allowed(int conn)

@@ -15,6 +15,7 @@
 #define CRSHIM_SHIM_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -151,6 +152,15 @@ void crs_control_stop(void);
 /* State shared with later layers (prepare/resume). */
 enum crs_phase { CRS_PHASE_RUNNING = 0, CRS_PHASE_PREPARED = 1 };
 int crs_control_phase(void);
+
+/* ---- parking the program's threads (park.c) ---- */
+/* The signal that parks threads; the program must not use it. */
+#define CRS_PARK_SIGNAL (SIGRTMAX - 2)
+/* Park every other thread; returns how many, or -1 (all unparked again).
+ * *skipped: threads that block the signal and could not be parked. */
+int crs_park_all(int timeout_ms, int *skipped);
+void crs_unpark_all(void);
+int crs_parked(void);
 
 /* ---- reports (report.c): the registry as JSON ---- */
 struct crs_jsonw;

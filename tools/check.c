@@ -81,6 +81,13 @@ struct ns_ids {
 	uint64_t net, ipc, pid, mnt;
 };
 
+/* Inodes of netlink sockets subscribed to a multicast group above 32. */
+struct nl_high {
+	uint64_t ino[256];
+	int n;
+	int loaded;		/* -1: could not ask sock_diag */
+};
+
 /* State of one check_process() call. */
 struct ctx {
 	struct check_report *rep;
@@ -95,6 +102,7 @@ struct ctx {
 	int nsocks, capsocks;
 	struct upend *pend;
 	int npend, cappend;
+	struct nl_high nl;
 	int oom;
 };
 
@@ -286,6 +294,8 @@ static void human_size(uint64_t n, char *out, size_t len)
 
 struct pstatus {
 	char state;
+	int kthread;
+	pid_t ppid;
 	pid_t tracer;
 	uid_t uid;
 	pid_t inner_pid;	/* last NSpid entry: the pid inside its own namespace */
@@ -293,18 +303,22 @@ struct pstatus {
 
 static int read_status(pid_t pid, struct pstatus *ps)
 {
-	char path[64], buf[4096], *line;
+	char path[64], buf[16384], *line, *save;
 
 	memset(ps, 0, sizeof(*ps));
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
 	ps->inner_pid = pid;
-	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (has_prefix(line, "State:"))
 			sscanf(line + 6, " %c", &ps->state);
 		else if (has_prefix(line, "TracerPid:"))
 			ps->tracer = atoi(line + 10);
+		else if (has_prefix(line, "PPid:"))
+			ps->ppid = atoi(line + 5);
+		else if (has_prefix(line, "Kthread:"))
+			ps->kthread = atoi(line + 8);
 		else if (has_prefix(line, "Uid:"))
 			ps->uid = (uid_t)strtoul(line + 4, NULL, 10);
 		else if (has_prefix(line, "NSpid:")) {
@@ -562,12 +576,6 @@ static uint64_t peer_of(const struct peer_map *pm, uint64_t ino)
 	return 0;
 }
 
-/* Inodes of netlink sockets subscribed to a multicast group above 32. */
-struct nl_high {
-	uint64_t ino[256];
-	int n;
-};
-
 static void netlink_groups_one(const struct nlmsghdr *h, void *arg)
 {
 	const struct netlink_diag_msg *m = NLMSG_DATA(h);
@@ -587,6 +595,7 @@ static void netlink_groups_one(const struct nlmsghdr *h, void *arg)
 	}
 }
 
+/* Ask sock_diag once per check which netlink sockets have groups above 32. */
 static int netlink_high_groups(struct nl_high *hi)
 {
 	struct {
@@ -599,8 +608,11 @@ static int netlink_high_groups(struct nl_high *hi)
 		       .ndiag_show = NDIAG_SHOW_GROUPS },
 	};
 
-	hi->n = 0;
-	return diag_dump(&req, sizeof(req), netlink_groups_one, hi);
+	if (!hi->loaded) {
+		hi->n = 0;
+		hi->loaded = diag_dump(&req, sizeof(req), netlink_groups_one, hi) ? -1 : 1;
+	}
+	return hi->loaded < 0 ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- sockets */
@@ -625,7 +637,6 @@ static const char *netlink_proto_name(int proto)
 static void check_netlink(struct ctx *c, const struct sk *s, const char *what)
 {
 	const char *name = netlink_proto_name(s->proto);
-	static struct nl_high hi;
 	int i;
 
 	if (s->rq) {
@@ -635,9 +646,9 @@ static void check_netlink(struct ctx *c, const struct sk *s, const char *what)
 		return;
 	}
 	/* /proc shows only the first 32 groups; ask sock_diag about the rest */
-	if (!ns_differs(c->cur.net, c->self.net) && netlink_high_groups(&hi) == 0)
-		for (i = 0; i < hi.n; i++)
-			if (hi.ino[i] == s->ino) {
+	if (!ns_differs(c->cur.net, c->self.net) && netlink_high_groups(&c->nl) == 0)
+		for (i = 0; i < c->nl.n; i++)
+			if (c->nl.ino[i] == s->ino) {
 				add(c, CHECK_BLOCKER, NULL, what,
 				    "%s socket subscribed to a multicast group above 32: "
 				    "CRIU cannot dump it", name);
@@ -1061,8 +1072,14 @@ static void check_map(struct ctx *c, const struct proc_map *m)
 		check_sysv_map(c, m, what);
 		return;
 	}
-	if (has_prefix(m->path, "/dev/zero") || has_prefix(m->path, "/[aio]"))
-		return;		/* shared anonymous memory, AIO rings */
+	if (has_prefix(m->path, "/dev/zero") || has_prefix(m->path, "/[aio]") ||
+	    has_prefix(m->path, "/anon_hugepage"))
+		return;		/* shared anonymous memory, AIO rings, MAP_HUGETLB memory */
+	if (has_prefix(m->path, "/secretmem")) {
+		add(c, CHECK_BLOCKER, "secretmem", what,
+		    "memfd_secret memory: no other process, CRIU included, can read it");
+		return;
+	}
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", c->pid,
 		 (unsigned long)m->start, (unsigned long)m->end);
 	strip_deleted(m->path, name, sizeof(name));
@@ -1368,7 +1385,8 @@ static int add_children(pid_t pid, pid_t **v, int *n, int *cap)
 		for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
 			pid_t child = atoi(tok);
 
-			if (child <= 0 || tree_has(*v, *n, child) || *n >= MAX_TREE)
+			/* crshim itself, when a parent shell is checked, is gone at dump time */
+			if (child <= 0 || child == getpid() || tree_has(*v, *n, child) || *n >= MAX_TREE)
 				continue;
 			if (grow((void **)v, cap, *n, sizeof(**v))) {
 				closedir(tasks);
@@ -1433,6 +1451,12 @@ static int check_target(pid_t pid, struct check_report *rep)
 		snprintf(rep->error, sizeof(rep->error),
 			 "process %d has exited (zombie): nothing left to dump", pid);
 		return CHECK_ERR_ZOMBIE;
+	}
+	/* "Kthread:" is recent; kthreadd's children are kernel threads too */
+	if (ps.kthread || pid == 2 || ps.ppid == 2) {
+		snprintf(rep->error, sizeof(rep->error),
+			 "%d is a kernel thread: CRIU dumps only user processes", pid);
+		return CHECK_ERR_NOPROC;
 	}
 	if (geteuid() != 0 && ps.uid != geteuid()) {
 		snprintf(rep->error, sizeof(rep->error),

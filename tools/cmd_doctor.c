@@ -8,7 +8,9 @@
  * Exit 0: fine, 1: works with warnings, 2: crshim cannot work (static),
  * 3: PROGRAM missing or not an ELF file.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* pipe2 */
+#endif
 #include "commands.h"
 
 #include <elf.h>
@@ -428,12 +430,10 @@ static void load_cache(struct doctor *d)
 		waitpid(pid, &st, 0);
 }
 
-/* dir/name if it is a library of the program's ABI. */
-static int try_dir(struct doctor *d, const char *dir, size_t dirlen, const char *name, char *out)
+/* dir/name if it is a library of the program's ABI (an empty dir is the cwd). */
+static int try_dir(struct doctor *d, const char *dir, const char *name, char *out)
 {
-	if (!dirlen)
-		dir = ".", dirlen = 1;
-	if (snprintf(out, PATH_MAX, "%.*s/%s", (int)dirlen, dir, name) >= PATH_MAX)
+	if (snprintf(out, PATH_MAX, "%s/%s", *dir ? dir : ".", name) >= PATH_MAX)
 		return 0;
 	return elf_matches(out, d->elfclass, d->machine);
 }
@@ -456,7 +456,7 @@ static int try_list(struct doctor *d, const char *list, const char *origin, cons
 			snprintf(tmp, sizeof(tmp), "%s%s", origin, rest);
 			snprintf(dir, sizeof(dir), "%s", tmp);
 		}
-		if (try_dir(d, dir, strlen(dir), name, out))
+		if (try_dir(d, dir, name, out))
 			return 1;
 		p += len + (p[len] == ':');
 	}
@@ -639,39 +639,54 @@ static int check_file(struct doctor *d, const char *arg)
 	return 0;
 }
 
-/* Class, machine, type and PT_INTERP of the program. */
+/* The PT_INTERP string: the dynamic loader the kernel starts for it. */
+static void read_interp(struct doctor *d, Elf *e, int fd, size_t nphdr)
+{
+	GElf_Phdr ph;
+	ssize_t got;
+	size_t i, len;
+
+	for (i = 0; i < nphdr; i++) {
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_INTERP)
+			continue;
+		len = ph.p_filesz < sizeof(d->interp) ? ph.p_filesz : sizeof(d->interp) - 1;
+		got = pread(fd, d->interp, len, (off_t)ph.p_offset);
+		d->interp[got > 0 ? got : 0] = '\0';
+		if (!d->interp[0])
+			snprintf(d->interp, sizeof(d->interp), "?");
+		return;
+	}
+}
+
+/* Class, machine, type and interpreter of the program. */
 static int read_header(struct doctor *d)
 {
+	const char *what = NULL;
 	GElf_Ehdr eh;
-	GElf_Phdr ph;
-	size_t n, i;
-	int fd, ret = -1;
+	size_t n;
+	int fd;
 	Elf *e;
 
 	e = elf_open(d->path, &fd);
-	if (!e || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &n))
-		goto out;
+	if (!e || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &n)) {
+		snprintf(d->error, sizeof(d->error), "%s: not a valid ELF file", d->path);
+		if (e)
+			elf_close(e, fd);
+		return -1;
+	}
 	d->elfclass = gelf_getclass(e);
 	d->machine = eh.e_machine;
 	d->etype = eh.e_type;
-	for (i = 0; i < n; i++) {
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_INTERP)
-			continue;
-		n = ph.p_filesz < sizeof(d->interp) ? ph.p_filesz : sizeof(d->interp) - 1;
-		if (pread(fd, d->interp, n, (off_t)ph.p_offset) < 0)
-			n = 0;
-		d->interp[n] = '\0';
-		if (!d->interp[0])
-			snprintf(d->interp, sizeof(d->interp), "?");
-		break;
-	}
-	ret = 0;
-out:
-	if (e)
-		elf_close(e, fd);
-	if (ret)
-		snprintf(d->error, sizeof(d->error), "%s: not a valid ELF file", d->path);
-	return ret;
+	if (d->etype == ET_REL)
+		what = "an ELF object file";
+	else if (d->etype != ET_EXEC && d->etype != ET_DYN)
+		what = d->etype == ET_CORE ? "an ELF core dump" : "an ELF file of unknown type";
+	if (what)
+		snprintf(d->error, sizeof(d->error), "%s: %s, not a program", d->path, what);
+	else
+		read_interp(d, e, fd, n);
+	elf_close(e, fd);
+	return what ? -1 : 0;
 }
 
 static int host_machine(void)
@@ -809,13 +824,13 @@ static const char *linkage_text(const struct doctor *d)
 	case LINK_STATIC_PIE:
 		return "statically linked (static-pie)";
 	}
-	return "shared library";
+	return "not a program";
 }
 
 static const char *type_text(const struct doctor *d)
 {
 	if (d->linkage == LINK_LIBRARY)
-		return "shared object";
+		return "shared library";
 	return d->etype == ET_DYN ? "PIE executable" : "executable";
 }
 
@@ -847,8 +862,9 @@ static void print_objects(const struct doctor *d)
 		glibc += d->objs[i].glibc;
 		missing += !d->objs[i].found;
 	}
-	printf("  objects: the program and %d librar%s (%d of glibc, %d not found)\n", libs,
-	       libs == 1 ? "y" : "ies", glibc, missing);
+	printf("  objects: the %s and %d librar%s it needs (%d of glibc, %d not found)\n",
+	       d->linkage == LINK_LIBRARY ? "library" : "program", libs, libs == 1 ? "y" : "ies",
+	       glibc, missing);
 	printf("  intercepted functions imported (the calls libcrshim.so sees):\n");
 	for (i = 0; i < d->nobjs; i++) {
 		const struct object *o = &d->objs[i];
@@ -870,8 +886,10 @@ static void print_human(const struct doctor *d, int verdict)
 	int i;
 
 	printf("crshim doctor: %s\n", d->nobjs ? d->objs[0].path : d->path);
-	printf("  ELF %d-bit %s %s, %s", d->elfclass == ELFCLASS64 ? 64 : 32,
-	       machine_name(d->machine), type_text(d), linkage_text(d));
+	printf("  ELF %d-bit %s %s", d->elfclass == ELFCLASS64 ? 64 : 32, machine_name(d->machine),
+	       type_text(d));
+	if (d->linkage != LINK_LIBRARY)
+		printf(", %s", linkage_text(d));
 	if (d->interp[0])
 		printf(" (interpreter %s)", d->interp);
 	printf("\n");
@@ -936,12 +954,13 @@ static const char *linkage_key(int linkage)
 static json_t *doctor_json(const struct doctor *d, const char *arg, int verdict)
 {
 	static const char *const verdicts[] = { "ok", "warnings", "cannot-work", "bad-file" };
-	json_t *objs = json_array();
+	json_t *objs;
 	int i;
 
 	if (verdict == DOC_BADFILE)
 		return json_pack("{s:s, s:s, s:s, s:i}", "program", arg, "error", d->error, "verdict",
 				 verdicts[verdict], "exit", verdict);
+	objs = json_array();
 	for (i = 0; i < d->nobjs; i++)
 		json_array_append_new(objs, object_json(&d->objs[i]));
 	return json_pack("{s:s, s:s, s:{s:i, s:s, s:s, s:b}, s:s?, s:o, s:o, s:o, s:s, s:i}",

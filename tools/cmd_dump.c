@@ -13,6 +13,7 @@
  */
 #include "commands.h"
 #include "control_client.h"
+#include "convert.h"
 #include "coord.h"
 #include "criu_run.h"
 #include "dump_util.h"
@@ -146,6 +147,22 @@ static int prepare_all(struct dump_ctx *c)
 		return -1;
 	}
 	return 0;
+}
+
+/* After segments were moved the records are stale: ask again. */
+static void refresh_records(struct dump_ctx *c)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		struct dproc *p = &c->procs[i];
+		json_t *rec = NULL;
+		char err[512];
+
+		if (!p->shim || ctl_request(p->pid, "STATUS", 10000, &rec, err, sizeof(err)) != CTL_OK)
+			continue;
+		json_object_set_new(rec, "phase", json_string("prepared"));
+		json_decref(p->record);
+		p->record = rec;
+	}
 }
 
 static void resume_all(struct dump_ctx *c)
@@ -431,7 +448,7 @@ int cmd_dump(int argc, char **argv)
 	};
 	struct dump_ctx c = { .timeout_s = 300 };
 	char coord[108], err[512];
-	int opt, lfd = -1, rc = 1;
+	int opt, lfd = -1, rc = 1, moved;
 	json_t **records;
 	pid_t *pids;
 
@@ -461,8 +478,10 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "crshim dump: %s\n", err);
 		return 1;
 	}
-	if (prepare_all(&c) < 0)
+	if (prepare_all(&c) < 0 || (moved = convert_segments(c.procs, c.nprocs)) < 0)
 		goto out;
+	if (moved)
+		refresh_records(&c);
 	records = records_of(&c, &pids);
 	if (pools_discover(pids, records, c.nprocs, &c.pools, err, sizeof(err)) < 0) {
 		fprintf(stderr, "crshim dump: %s\n", err);

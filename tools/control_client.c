@@ -69,8 +69,36 @@ static char *read_all(int fd, long deadline, size_t *lenp)
 	return NULL;
 }
 
+/* Write the request line, with fd attached (SCM_RIGHTS) when fd >= 0. */
+static int send_request(int sock, const char *line, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)line, strlen(line) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)strlen(line) ? 0 : -1;
+}
+
 enum ctl_error ctl_request(pid_t pid, const char *request, int timeout_ms, json_t **answer, char *err,
 			   size_t errlen)
+{
+	return ctl_request_fd(pid, request, -1, timeout_ms, answer, err, errlen);
+}
+
+enum ctl_error ctl_request_fd(pid_t pid, const char *request, int pass_fd, int timeout_ms, json_t **answer,
+			      char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	long deadline = now_ms() + timeout_ms;
@@ -106,8 +134,12 @@ enum ctl_error ctl_request(pid_t pid, const char *request, int timeout_ms, json_
 			close(fd);
 		return e;
 	}
-	snprintf(line, sizeof(line), "%s\n", request);
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+	if (snprintf(line, sizeof(line), "%s\n", request) >= (int)sizeof(line)) {
+		snprintf(err, errlen, "pid %d: request too long", (int)pid);
+		close(fd);
+		return CTL_BAD_ANSWER;
+	}
+	if (send_request(fd, line, pass_fd) < 0) {
 		snprintf(err, errlen, "pid %d: cannot send the request: %s", (int)pid, strerror(errno));
 		close(fd);
 		return CTL_UNREACHABLE;

@@ -23,6 +23,10 @@ enum ctl_error {
 enum ctl_error ctl_request(pid_t pid, const char *request, int timeout_ms, json_t **answer,
 			   char *err, size_t errlen);
 
+/* The same, passing an open fd with the request (SCM_RIGHTS). */
+enum ctl_error ctl_request_fd(pid_t pid, const char *request, int pass_fd, int timeout_ms, json_t **answer,
+			      char *err, size_t errlen);
+
 /* Path of pid's endpoint under the rundir for the calling user (or uid). */
 int ctl_endpoint_path(pid_t pid, uid_t uid, char *out, size_t outlen);
 

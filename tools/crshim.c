@@ -18,7 +18,7 @@ static const char help[] =
 	"                               checkpoint processes (or trees) with CRIU\n"
 	"  restore -D DIR [--replace]   restore every process or tree in DIR\n"
 	"  check [--json] PID...        can these processes be dumped now? why not?\n"
-	"  doctor PROGRAM               what crshim can do for PROGRAM (reads its ELF)\n"
+	"  doctor [--json] PROGRAM      what crshim can do for PROGRAM (reads its ELF)\n"
 	"  gc                           remove endpoints of processes that are gone\n"
 	"  --help, --version\n"
 	"\n"

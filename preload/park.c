@@ -1,0 +1,157 @@
+/*
+ * Parking the program's threads, so that crshim can move shared memory that
+ * CRIU cannot share across separate dumps (memfds, SysV segments) onto a
+ * file while nobody writes to it.
+ *
+ * The control thread sends CRS_PARK_SIGNAL to every other thread; the
+ * handler waits on a futex until unparked.  While threads are parked they
+ * may hold any lock (malloc, stdio, the registry), so the control thread
+ * only uses system calls until crs_unpark_all() returned.  Threads that
+ * block the signal cannot be parked; they are counted and logged.
+ */
+#include "shim.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static int park_flag;
+static int parked;
+static struct sigaction old_action;
+static int installed;
+
+static void park_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	(void)sig;
+	(void)si;
+	(void)uc;
+	if (!__atomic_load_n(&park_flag, __ATOMIC_ACQUIRE)) {
+		errno = saved;
+		return;
+	}
+	__atomic_add_fetch(&parked, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&park_flag, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &park_flag, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+	__atomic_sub_fetch(&parked, 1, __ATOMIC_SEQ_CST);
+	errno = saved;
+}
+
+/* Does thread tid block sig?  (SigBlk in /proc/self/task/TID/status) */
+static int blocks_signal(const char *tid, int sig)
+{
+	char path[96], buf[2048];
+	unsigned long long mask = 0;
+	char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	fd = (int)syscall(SYS_open, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strstr(buf, "SigBlk:");
+	if (!p || sscanf(p + 7, "%llx", &mask) != 1)
+		return 0;
+	return (mask >> (sig - 1)) & 1;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int crs_park_all(int timeout_ms, int *skipped)
+{
+	struct sigaction sa;
+	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
+	char buf[4096];
+	int fd, want = 0, sig = CRS_PARK_SIGNAL;
+	long deadline;
+	long n;
+
+	*skipped = 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = park_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old_action) < 0)
+		return -1;
+	installed = 1;
+	__atomic_store_n(&park_flag, 1, __ATOMIC_RELEASE);
+	/* getdents on /proc/self/task: no opendir (it allocates). */
+	fd = (int)syscall(SYS_open, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct {
+				unsigned long long ino;
+				long long off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			pid_t tid = (pid_t)atoi(d->name);
+
+			off += d->reclen;
+			if (tid <= 0 || tid == self)
+				continue;
+			if (blocks_signal(d->name, sig)) {
+				(*skipped)++;
+				continue;
+			}
+			if (syscall(SYS_tgkill, pid, tid, sig) == 0)
+				want++;
+		}
+	}
+	syscall(SYS_close, fd);
+	deadline = now_ms() + timeout_ms;
+	while (__atomic_load_n(&parked, __ATOMIC_SEQ_CST) < want) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		if (now_ms() > deadline)
+			goto fail;
+		nanosleep(&ts, NULL);
+	}
+	return want;
+fail:
+	crs_unpark_all();
+	return -1;
+}
+
+void crs_unpark_all(void)
+{
+	__atomic_store_n(&park_flag, 0, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &park_flag, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+	for (int i = 0; i < 5000 && __atomic_load_n(&parked, __ATOMIC_SEQ_CST) > 0; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	if (installed) {
+		sigaction(CRS_PARK_SIGNAL, &old_action, NULL);
+		installed = 0;
+	}
+}
+
+int crs_parked(void)
+{
+	return __atomic_load_n(&park_flag, __ATOMIC_ACQUIRE);
+}
