@@ -388,7 +388,7 @@ int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t 
 	snprintf(data_path, sizeof(data_path), "%s/%s", dir, data);
 	in = open(data_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0 || fstat(in, &st) < 0 || (uint64_t)st.st_size != size) {
-		snprintf(err, errlen, "pool %s: saved copy %s is %s", path, data_path,
+		snprintf(err, errlen, "pool %s: cannot use its saved copy %s: %s", path, data_path,
 			 in < 0 ? strerror(errno) : "truncated or of the wrong size");
 		if (in >= 0)
 			close(in);
