@@ -98,11 +98,15 @@ rm -f "$TMP"/res.*
 RPIDS=""
 # One at a time: each puts its ghost copy at the pool's old name for a moment.
 for p in $PIDS; do
-	"$CRIU" restore -D "$TMP/plain/$p" --shell-job -o restore.log >/dev/null 2>&1 &
+	"$CRIU" restore -D "$TMP/plain/$p" --shell-job -v4 -o restore.log >/dev/null 2>&1 &
 	RPIDS="$RPIDS $!"
 	CLEANUP_PIDS="$CLEANUP_PIDS $!"
+	# (a restored worker may detect the damage and exit at once: read the log)
 	came=0
-	for i in $(seq 100); do kill -0 "$p" 2>/dev/null && { came=1; break; }; sleep 0.05; done
+	for i in $(seq 100); do
+		grep -q "Restore finished successfully" "$TMP/plain/$p/restore.log" 2>/dev/null && { came=1; break; }
+		sleep 0.05
+	done
 	[ $came = 1 ] || { plain_ok=0; grep Error "$TMP/plain/$p/restore.log" | grep -v RLIMIT | sed 's/^/    /'; }
 	sleep 0.2
 done
