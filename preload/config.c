@@ -112,7 +112,7 @@ static int add_dir(const char *p, size_t n, int policy, struct crs_scratch_dir *
 		return -1;
 	}
 	if (*count >= max) {
-		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': more than 16 directories", entry);
+		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': more than %d directories", entry, max);
 		return -1;
 	}
 	while (n > 1 && p[n - 1] == '/')

@@ -71,6 +71,8 @@ static void open_(struct crs_jsonw *w, char c)
 	put(w, &c, 1);
 	if (w->depth < CRS_JSONW_DEPTH)
 		w->need_comma[w->depth] = 0;
+	else
+		w->error = 1; /* would lose commas: refuse to write invalid JSON */
 	w->depth++;
 }
 
@@ -85,13 +87,46 @@ void crs_jsonw_obj_end(struct crs_jsonw *w) { close_(w, '}'); }
 void crs_jsonw_arr_begin(struct crs_jsonw *w) { open_(w, '['); }
 void crs_jsonw_arr_end(struct crs_jsonw *w) { close_(w, ']'); }
 
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static int utf8_len(const unsigned char *p)
+{
+	int n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (int i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * JSON strings must be UTF-8.  A path is bytes: a byte that is not part of
+ * valid UTF-8 is written as \u00XX (its Latin-1 reading), so the document
+ * stays valid; such a name is shown, not used to find the file.
+ */
 static void quoted(struct crs_jsonw *w, const char *s)
 {
 	put(w, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char esc[8];
+		int n = utf8_len(p);
 
-		if (*p == '"' || *p == '\\') {
+		if (n > 1) {
+			put(w, (const char *)p, (size_t)n);
+			p += n - 1;
+		} else if (n == 0) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			put(w, esc, 6);
+		} else if (*p == '"' || *p == '\\') {
 			esc[0] = '\\', esc[1] = (char)*p;
 			put(w, esc, 2);
 		} else if (*p < 0x20 || *p == 0x7f) {

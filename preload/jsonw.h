@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRS_JSONW_DEPTH 16
+#define CRS_JSONW_DEPTH 64 /* deeper output sets error */
 
 struct crs_jsonw {
 	int fd;

@@ -311,7 +311,7 @@ static int insert_at_locked(size_t pos, const struct crs_mapping *m)
 	}
 	memmove(&A.maps[pos + 1], &A.maps[pos], (A.nmaps - pos) * sizeof(*m));
 	A.maps[pos] = *m;
-	A.nmaps++;
+	__atomic_store_n(&A.nmaps, A.nmaps + 1, __ATOMIC_RELAXED);
 	if (m->obj < A.max_objects && A.objects[m->obj].in_use)
 		A.objects[m->obj].nmaps++;
 	return 0;
@@ -322,7 +322,7 @@ static void erase_at_locked(size_t pos)
 	uint32_t obj = A.maps[pos].obj;
 
 	memmove(&A.maps[pos], &A.maps[pos + 1], (A.nmaps - pos - 1) * sizeof(A.maps[0]));
-	A.nmaps--;
+	__atomic_store_n(&A.nmaps, A.nmaps - 1, __ATOMIC_RELAXED);
 	obj_unref_map_locked(obj);
 }
 
@@ -372,13 +372,19 @@ int crs_reg_map_add(uintptr_t start, size_t len, uint64_t offset, int prot, int 
 	};
 	int r;
 
+	int held;
+
 	if (!len)
 		return -1;
 	LOCKED_OR(-1);
+	/* Hold the object: the range being replaced may be its last mapping. */
+	held = obj < A.max_objects && A.objects[obj].in_use;
+	if (held)
+		A.objects[obj].nmaps++;
 	remove_range_locked(start, start + len);
 	r = insert_at_locked(first_ending_after(start), &m);
-	if (r < 0 && obj < A.max_objects)
-		maybe_free_locked(obj);
+	if (held)
+		obj_unref_map_locked(obj);
 	UNLOCK();
 	return r;
 }
@@ -411,6 +417,24 @@ void crs_reg_map_move(uintptr_t old_addr, size_t old_len, uintptr_t new_addr, si
 	if (!crs_reg_has_mappings())
 		return;
 	LOCKED_OR();
+	if (old_len == 0) {
+		/* mremap(old, 0, ...) makes a second mapping of a shared one. */
+		i = first_ending_after(old_addr);
+		if (i < A.nmaps && A.maps[i].start <= old_addr) {
+			struct crs_mapping dup = A.maps[i];
+
+			dup.offset += old_addr - dup.start;
+			dup.start = new_addr;
+			dup.len = new_len;
+			if (dup.obj < A.max_objects)
+				A.objects[dup.obj].nmaps++;
+			remove_range_locked(new_addr, new_addr + new_len);
+			insert_at_locked(first_ending_after(new_addr), &dup);
+			obj_unref_map_locked(dup.obj);
+		}
+		UNLOCK();
+		return;
+	}
 	i = first_ending_after(old_addr);
 	for (; i < A.nmaps && A.maps[i].start < old_end; i++) {
 		struct crs_mapping m = A.maps[i];
@@ -478,7 +502,7 @@ static void fd_clear_locked(int fd)
 
 	if (obj == CRS_NO_OBJECT)
 		return;
-	A.fd_obj[fd] = CRS_NO_OBJECT;
+	__atomic_store_n(&A.fd_obj[fd], CRS_NO_OBJECT, __ATOMIC_RELAXED);
 	A.nfds--;
 	if (obj < A.max_objects && A.objects[obj].in_use) {
 		if (A.objects[obj].nfds)
@@ -495,11 +519,17 @@ void crs_reg_fd_set(int fd, uint32_t obj)
 		UNLOCK();
 		return;
 	}
-	fd_clear_locked(fd);
+	if (A.fd_obj[fd] == obj) { /* reopened at the same number, unseen close */
+		UNLOCK();
+		return;
+	}
 	if (obj < A.max_objects && A.objects[obj].in_use) {
-		A.fd_obj[fd] = obj;
-		A.objects[obj].nfds++;
+		A.objects[obj].nfds++; /* before the old one goes: it may be the same file */
+		fd_clear_locked(fd);
+		__atomic_store_n(&A.fd_obj[fd], obj, __ATOMIC_RELAXED);
 		A.nfds++;
+	} else {
+		fd_clear_locked(fd);
 	}
 	UNLOCK();
 }

@@ -73,7 +73,7 @@ struct crs_object {
 	int32_t sysv_id;
 	uint8_t scratch_policy; /* enum crs_scratch_policy */
 	uint8_t nbt;		/* frames in bt[] */
-	uint16_t nfds;		/* fds currently referring to it */
+	uint32_t nfds;		/* fds currently referring to it */
 	uint32_t nmaps;		/* mappings currently referring to it */
 	uint64_t serial;	/* creation order, for stable output */
 	uintptr_t bt[CRS_BT_DEPTH]; /* call site (CRSHIM_BACKTRACE=1) */
@@ -113,8 +113,8 @@ void crs_reg_atfork_child(void);
  * (dev/ino for files, shm and memfd; sysv_id for SysV) or creates it with the
  * given path; returns its index or CRS_NO_OBJECT when the table is full.
  * The object lives while it has fds or mappings (and, for SysV, until
- * IPC_RMID and the last detach); crs_reg_object_release drops one such
- * reference taken by a caller that ended up not using it.
+ * IPC_RMID and the last detach); crs_reg_object_maybe_free forgets an
+ * object a caller created and then did not use.
  */
 struct crs_object_key {
 	uint16_t kind;

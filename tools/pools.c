@@ -221,6 +221,7 @@ int64_t sparse_copy(int in, int out, uint64_t size)
 {
 	off_t pos = 0;
 	int64_t copied = 0;
+	int plain_io = 0; /* copy_file_range refused once: do not ask again */
 
 	while ((uint64_t)pos < size) {
 		off_t data = lseek(in, pos, SEEK_DATA), hole;
@@ -235,11 +236,13 @@ int64_t sparse_copy(int in, int out, uint64_t size)
 			hole = (off_t)size;
 		while (data < hole) {
 			off_t o_in = data, o_out = data;
-			ssize_t n = copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - data), 0);
+			ssize_t n = plain_io ? -1 : copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - data), 0);
 
-			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+			if (n < 0 && (plain_io || errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP)) {
 				char buf[1 << 16];
 
+				plain_io = 1;
 				n = pread(in, buf, sizeof(buf) < (size_t)(hole - data) ? sizeof(buf) : (size_t)(hole - data),
 					  data);
 				if (n > 0 && pwrite(out, buf, (size_t)n, data) != n)
