@@ -259,7 +259,8 @@ static int resolve_local(struct pd *pd, const struct sge *sg, uint32_t n,
 			return -1;
 		if (a < mr->iova || a + l < a || a + l > mr->iova + mr->length)
 			return -1;
-		iov[k].iov_base = (void *)(uintptr_t)(mr->addr + (a - mr->iova));
+		iov[k].iov_base =
+			(void *)(uintptr_t)(mr->addr + (a - mr->iova));
 		iov[k].iov_len = l;
 		k++;
 		tot += l;
@@ -315,11 +316,29 @@ static struct qp *connected_peer(struct qp *qp)
 	return p;
 }
 
+/*
+ * The responder has no receive posted.  Receives travel on the responder's
+ * own connection, so one it posted before this WQE was posted may still sit
+ * unread in its socket.  Before concluding "no receive", let the main loop
+ * read everything clients have sent so far, then look again.
+ */
+static bool defer_once(struct send_wqe *w)
+{
+	if (w->synced)
+		return false;
+	w->synced = 1;
+	w->deferred = 1;
+	return true;
+}
+
 static int rnr(struct qp *qp, struct qp *peer, struct send_wqe *w,
 	       struct result *r)
 {
-	uint64_t now = now_ns();
+	uint64_t now;
 
+	if (defer_once(w))
+		return EX_BLOCKED;
+	now = now_ns();
 	if (qp->attr.rnr_retry == 7)
 		return EX_BLOCKED;
 	if (!w->rnr_deadline)
@@ -328,6 +347,29 @@ static int rnr(struct qp *qp, struct qp *peer, struct send_wqe *w,
 	if (now < w->rnr_deadline)
 		return EX_BLOCKED;
 	r->status = IBV_WC_RNR_RETRY_EXC_ERR;
+	return EX_DONE;
+}
+
+/*
+ * Nobody answers (the peer QP does not exist, is not ready, or is connected
+ * elsewhere): the requester retransmits retry_cnt times, each after the
+ * local ACK timeout 4.096 us * 2^timeout (0: forever), then gives up.
+ */
+static int no_answer(struct qp *qp, struct send_wqe *w, struct result *r)
+{
+	uint64_t now;
+
+	if (defer_once(w))
+		return EX_BLOCKED;
+	if (!qp->attr.timeout)
+		return EX_BLOCKED;
+	now = now_ns();
+	if (!w->retry_deadline)
+		w->retry_deadline = now + (qp->attr.retry_cnt + 1ull) *
+			(4096ull << qp->attr.timeout);
+	if (now < w->retry_deadline)
+		return EX_BLOCKED;
+	r->status = IBV_WC_RETRY_EXC_ERR;
 	return EX_DONE;
 }
 
@@ -403,8 +445,11 @@ static int exec_send(struct qp *qp, struct qp *peer, struct send_wqe *w,
 	struct recv_wqe *rw = rq_pop(peer);
 	int st;
 
-	if (!rw)
-		return rc ? rnr(qp, peer, w, r) : EX_DONE;
+	if (!rw) {
+		if (rc)
+			return rnr(qp, peer, w, r);
+		return defer_once(w) ? EX_BLOCKED : EX_DONE;
+	}
 	st = place_message(peer, rw, src, len, NULL, false);
 	switch (st) {
 	case RX_OK:
@@ -456,8 +501,11 @@ static int exec_write(struct qp *qp, struct qp *peer, struct send_wqe *w,
 		remote_access_error(qp, peer, r);
 		return EX_DONE;
 	}
-	if (imm && !recv_queue(peer)->head)
-		return qp->type == IBV_QPT_RC ? rnr(qp, peer, w, r) : EX_DONE;
+	if (imm && !recv_queue(peer)->head) {
+		if (qp->type == IBV_QPT_RC)
+			return rnr(qp, peer, w, r);
+		return defer_once(w) ? EX_BLOCKED : EX_DONE;
+	}
 	x = xfer(src, &dst, len);
 	if (x == XFER_SRC_FAULT) {
 		r->status = IBV_WC_LOC_PROT_ERR;
@@ -559,8 +607,8 @@ static int exec_ud(struct qp *qp, struct send_wqe *w, const struct xside *src,
 	if (qkey != peer->attr.qkey)
 		return EX_DONE;
 	rw = rq_pop(peer);
-	if (!rw)
-		return EX_DONE;		/* no receive posted: dropped */
+	if (!rw)	/* no receive posted: dropped */
+		return defer_once(w) ? EX_BLOCKED : EX_DONE;
 	if (w->ah.is_global) {
 		memset(&grh, 0, sizeof(grh));
 		grh.version_tclass_flow = htobe32((6u << 28) |
@@ -628,10 +676,9 @@ static int exec(struct qp *qp, struct send_wqe *w, struct result *r)
 
 	peer = connected_peer(qp);
 	if (!peer) {
-		/* nobody answers: the requester's retries run out */
 		if (qp->type == IBV_QPT_RC)
-			r->status = IBV_WC_RETRY_EXC_ERR;
-		return EX_DONE;
+			return no_answer(qp, w, r);
+		return EX_DONE;		/* UC: lost */
 	}
 	switch (w->opcode) {
 	case IBV_WR_SEND:
@@ -651,6 +698,32 @@ static int exec(struct qp *qp, struct send_wqe *w, struct result *r)
 	}
 }
 
+static void account(struct client *cl, const struct send_wqe *w,
+		    const struct result *r)
+{
+	if (r->status != IBV_WC_SUCCESS) {
+		cl->nr_err++;
+		return;
+	}
+	switch (w->opcode) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+		cl->nr_send++;
+		break;
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+		cl->nr_write++;
+		break;
+	case IBV_WR_RDMA_READ:
+		cl->nr_read++;
+		break;
+	default:
+		cl->nr_atomic++;
+		break;
+	}
+	cl->nr_bytes += r->byte_len;
+}
+
 void engine_progress(struct qp *qp)
 {
 	struct send_wqe *w;
@@ -664,6 +737,7 @@ void engine_progress(struct qp *qp)
 		}
 		if (qp->attr.qp_state != IBV_QPS_RTS)
 			return;
+		w->deferred = 0;
 		if (exec(qp, w, &r) == EX_BLOCKED) {
 			list_add_tail(&blocked, &qp->blocked);
 			return;
@@ -672,6 +746,7 @@ void engine_progress(struct qp *qp)
 		if (!qp->sq.head)
 			qp->sq.tail = NULL;
 		qp->sq.count--;
+		account(qp->o.cl, w, &r);
 		send_done(qp, w, r.status, r.byte_len);
 		free(w);
 		if (r.status != IBV_WC_SUCCESS)
@@ -733,8 +808,12 @@ int engine_timeout_ms(void)
 		struct qp *qp = container_of(l, struct qp, blocked);
 		struct send_wqe *w = qp->sq.head;
 
+		if (w && w->deferred)
+			return 0;
 		if (w && w->rnr_deadline && w->rnr_deadline < best)
 			best = w->rnr_deadline;
+		if (w && w->retry_deadline && w->retry_deadline < best)
+			best = w->retry_deadline;
 	}
 	if (best == UINT64_MAX)
 		return -1;

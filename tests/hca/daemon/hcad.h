@@ -66,6 +66,10 @@ void device_gid(union ibv_gid *gid);
 uint64_t now_ns(void);
 uint32_t rand32(void);
 
+/* ---- sysfs tree next to the socket (sysfs.c) ---- */
+void sysfs_create(const char *sock);
+void sysfs_remove(void);
+
 /* ---- objects (objects.c) ---- */
 enum obj_type {
 	OBJ_PD = 1,
@@ -164,6 +168,9 @@ struct send_wqe {
 	uint64_t compare_add;
 	uint64_t swap;
 	uint64_t rnr_deadline;	/* ns, 0 = not waiting */
+	uint64_t retry_deadline;	/* ns, 0 = not retrying */
+	uint8_t synced;		/* the responder's posts were caught up */
+	uint8_t deferred;	/* waiting for one round of client input */
 	uint32_t inline_len;
 	uint8_t *inline_data;	/* points behind sg[] */
 	struct sge sg[];
@@ -226,6 +233,8 @@ struct client {
 	uint32_t nobjs;
 	struct pending_event *pev;
 	size_t npev, cappev;
+	/* work executed for this client as requester */
+	uint64_t nr_send, nr_write, nr_read, nr_atomic, nr_bytes, nr_err;
 };
 
 extern struct list clients;

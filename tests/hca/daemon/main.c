@@ -160,6 +160,22 @@ static void serve(int lfd)
 	free(pfd);
 }
 
+/* The default socket lives in /tmp/crs-hca-$UID: create it, private. */
+static void make_parent_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		hlog("mkdir %s: %m", dir);
+}
+
 static char *default_socket(void)
 {
 	const char *env = getenv("CRS_HCA_SOCKET");
@@ -193,7 +209,8 @@ int main(int argc, char **argv)
 	int detach = 0, ready_fd = -1, lfd, c;
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	while ((c = getopt_long(argc, argv, "s:p:l:dL:g:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:l:dL:g:vh", opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
@@ -254,11 +271,13 @@ int main(int argc, char **argv)
 	}
 	device_init((uint16_t)lid, guid);
 	objects_init();
+	make_parent_dir(sock);
 	lfd = transport_listen(sock);
 	if (lfd < 0) {
 		hlog("cannot listen on %s", sock);
 		return 1;
 	}
+	sysfs_create(sock);
 	if (pidfile && write_pidfile(pidfile)) {
 		hlog("cannot write %s: %m", pidfile);
 		return 1;
@@ -271,8 +290,8 @@ int main(int argc, char **argv)
 		if (nul >= 0) {
 			dup2(nul, 0);
 			dup2(nul, 1);
-			if (log_file)
-				dup2(nul, 2);
+			/* stderr (sanitizer reports...) goes to the log */
+			dup2(log_file ? fileno(log_file) : nul, 2);
 			close(nul);
 		}
 		if (write(ready_fd, "R", 1) != 1)
@@ -284,6 +303,7 @@ int main(int argc, char **argv)
 
 	hlog("stopping");
 	close(lfd);
+	sysfs_remove();
 	unlink(sock);
 	if (pidfile)
 		unlink(pidfile);

@@ -131,7 +131,7 @@ static void parse_input(struct client *cl)
 
 void transport_read(struct client *cl)
 {
-	for (int rounds = 0; rounds < 16 && !cl->dead; rounds++) {
+	for (int rounds = 0; rounds < 1024 && !cl->dead; rounds++) {
 		char cbuf[CMSG_SPACE(sizeof(int) * 8)];
 		struct iovec iov;
 		struct msghdr mh = {
@@ -278,6 +278,16 @@ void client_async_event(struct client *cl, enum ibv_event_type type,
 
 void client_destroy(struct client *cl)
 {
+	if (cl->nr_send || cl->nr_write || cl->nr_read || cl->nr_atomic ||
+	    cl->nr_err)
+		hlog("client %u: pid %d: %llu sends, %llu RDMA writes, "
+		     "%llu RDMA reads, %llu atomics, %llu bytes, %llu errors",
+		     cl->id, (int)cl->pid, (unsigned long long)cl->nr_send,
+		     (unsigned long long)cl->nr_write,
+		     (unsigned long long)cl->nr_read,
+		     (unsigned long long)cl->nr_atomic,
+		     (unsigned long long)cl->nr_bytes,
+		     (unsigned long long)cl->nr_err);
 	hdbg("client %u: pid %d gone", cl->id, (int)cl->pid);
 	client_release_objects(cl);
 	list_del(&cl->link);

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -357,6 +358,12 @@ int sim_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 	if (!i && ctx->broken)
 		i = -1;		/* the device went away */
 	pthread_mutex_unlock(&ctx->lock);
+	/*
+	 * Busy pollers share the CPUs with the daemon that produces their
+	 * completions: give it the CPU when there is nothing yet.
+	 */
+	if (!i)
+		sched_yield();
 	return i;
 }
 

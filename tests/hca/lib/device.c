@@ -37,9 +37,9 @@ static void fill_device(const struct hca_dev_info *info)
 	snprintf(d->name, sizeof(d->name), "%s", info->name);
 	snprintf(d->dev_name, sizeof(d->dev_name), "uverbs0");
 	snprintf(d->dev_path, sizeof(d->dev_path),
-		 "/sys/class/infiniband_verbs/uverbs0");
+		 "%s/class/infiniband_verbs/uverbs0", hca_sysfs_root());
 	snprintf(d->ibdev_path, sizeof(d->ibdev_path),
-		 "/sys/class/infiniband/%s", info->name);
+		 "%s/class/infiniband/%s", hca_sysfs_root(), info->name);
 }
 
 struct ibv_device **sim_get_device_list(int *num)

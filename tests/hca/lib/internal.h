@@ -128,7 +128,8 @@ struct ibv_cq_ex *sim_create_cq_ex(struct ibv_context *context,
 				   struct ibv_cq_init_attr_ex *attr);
 void hca_cq_ex_init(struct hca_cq *cq);
 
-/* device.c */
+/* device.c, sysfs.c */
+const char *hca_sysfs_root(void);
 int sim_query_port_ex(struct ibv_context *context, uint8_t port,
 		      struct ibv_port_attr *attr, size_t len);
 int sim_query_device_ex(struct ibv_context *context,
