@@ -87,5 +87,8 @@
 #define CRSHIM_MANIFEST_FORMAT "crshim-manifest"
 #define CRSHIM_MANIFEST_VERSION 1
 #define CRSHIM_MANIFEST_FILE "manifest.json"
+/* Set by `crshim restore` on the empty file it puts in place of a dropped
+ * scratch file; crshim_scratch_dropped() reads it. */
+#define CRSHIM_DROPPED_XATTR "user.crshim.dropped"
 
 #endif

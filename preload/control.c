@@ -198,6 +198,96 @@ static void refresh_identities(void)
 		refresh_from_maps();
 }
 
+static void on_ping(struct crs_jsonw *w, const char *arg, int fd)
+{
+	answer_ping(w);
+}
+
+static void on_status(struct crs_jsonw *w, const char *arg, int fd)
+{
+	answer_record(w);
+}
+
+/* Quiesce for a checkpoint (repeated PREPAREs are harmless). */
+static void on_prepare(struct crs_jsonw *w, const char *arg, int fd)
+{
+	if (crs_control_phase() != CRS_PHASE_PREPARED) {
+		crs_outputs_prepare();
+		crs_api_prepare();
+	}
+	__atomic_store_n(&phase, CRS_PHASE_PREPARED, __ATOMIC_RELEASE);
+	prepares++;
+	answer_record(w);
+}
+
+static void on_resume(struct crs_jsonw *w, const char *arg, int fd)
+{
+	crs_outputs_resume();
+	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
+	resumes++;
+	answer_ping(w);
+}
+
+static void on_restored(struct crs_jsonw *w, const char *arg, int fd)
+{
+	refresh_identities();
+	crs_outputs_resume();
+	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
+	restores++;
+	answer_ping(w);
+}
+
+static void on_dropped(struct crs_jsonw *w, const char *arg, int fd)
+{
+	crs_api_note_dropped(arg);
+	answer_ping(w);
+}
+
+static void on_park(struct crs_jsonw *w, const char *arg, int fd)
+{
+	answer_park(w);
+}
+
+static void on_swap(struct crs_jsonw *w, const char *arg, int fd)
+{
+	answer_swap(w, arg, fd);
+}
+
+static void on_unpark(struct crs_jsonw *w, const char *arg, int fd)
+{
+	answer_unpark(w);
+}
+
+static const struct {
+	const char *name;
+	int takes_arg;
+	void (*fn)(struct crs_jsonw *w, const char *arg, int fd);
+} requests[] = {
+	{ "PING", 0, on_ping },	      { "STATUS", 0, on_status },     { "PREPARE", 0, on_prepare },
+	{ "RESUME", 0, on_resume },   { "RESTORED", 0, on_restored }, { "DROPPED", 1, on_dropped },
+	{ "PARK", 0, on_park },	      { "SWAP", 1, on_swap },	      { "UNPARK", 0, on_unpark },
+};
+
+/* "NAME" or "NAME ARGS" (for requests that take arguments). */
+static void dispatch(struct crs_jsonw *w, const char *req, int fd)
+{
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		size_t n = strlen(requests[i].name);
+
+		if (strncmp(req, requests[i].name, n))
+			continue;
+		if (req[n] == 0 && !requests[i].takes_arg) {
+			requests[i].fn(w, "", fd);
+			return;
+		}
+		if (req[n] == ' ' && requests[i].takes_arg) {
+			requests[i].fn(w, req + n + 1, fd);
+			return;
+		}
+	}
+	answer_error(w, "unknown request");
+}
+
 /* Read the request line; an fd may come with it (SCM_RIGHTS). */
 static size_t read_request(int conn, char *req, size_t cap, int *passed_fd)
 {
@@ -237,32 +327,7 @@ static void handle(int conn)
 	req[strcspn(req, "\r\n")] = 0;
 	crs_jsonw_init(&w, conn);
 	crs_debug("control: request '%s'", req);
-	if (strcmp(req, "PING") == 0) {
-		answer_ping(&w);
-	} else if (strcmp(req, "STATUS") == 0) {
-		answer_record(&w);
-	} else if (strcmp(req, "PREPARE") == 0) {
-		__atomic_store_n(&phase, CRS_PHASE_PREPARED, __ATOMIC_RELEASE);
-		prepares++;
-		answer_record(&w);
-	} else if (strcmp(req, "RESUME") == 0) {
-		__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
-		resumes++;
-		answer_ping(&w);
-	} else if (strcmp(req, "PARK") == 0) {
-		answer_park(&w);
-	} else if (strncmp(req, "SWAP ", 5) == 0) {
-		answer_swap(&w, req + 5, passed_fd);
-	} else if (strcmp(req, "UNPARK") == 0) {
-		answer_unpark(&w);
-	} else if (strcmp(req, "RESTORED") == 0) {
-		refresh_identities();
-		__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
-		restores++;
-		answer_ping(&w);
-	} else {
-		answer_error(&w, "unknown request");
-	}
+	dispatch(&w, req, passed_fd);
 	crs_jsonw_flush(&w);
 	syscall(SYS_write, conn, "\n", 1);
 	if (passed_fd >= 0)

@@ -144,8 +144,11 @@ void crs_record_open(int fd, const char *path, int flags, int dirfd)
 		return;
 	if (crs_abspath(dirfd, path, abs, sizeof(abs)) < 0)
 		return;
-	if (writable)
-		policy = crs_config_scratch_policy(&crs_cfg, abs);
+	if (writable) {
+		policy = crs_api_marked_policy(abs);
+		if (!policy)
+			policy = crs_config_scratch_policy(&crs_cfg, abs);
+	}
 	interesting = append || policy || has_prefix_dir(abs, "/dev/shm") ||
 		      (writable && (has_prefix_dir(abs, "/tmp") || has_prefix_dir(abs, "/var/tmp")));
 	if (!interesting || raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))

@@ -59,6 +59,7 @@ static void write_config(struct crs_jsonw *w)
 		crs_jsonw_obj_end(w);
 	}
 	crs_jsonw_arr_end(w);
+	crs_api_marks_report(w);
 	crs_jsonw_kv_str(w, "rundir", crs_cfg.rundir);
 	crs_jsonw_obj_end(w);
 }
@@ -184,6 +185,7 @@ int crs_report_write(struct crs_jsonw *w)
 	for (uint32_t i = 0; i < s.nmappings; i++)
 		write_mapping(w, &s.mappings[i]);
 	crs_jsonw_arr_end(w);
+	crs_outputs_report(w);
 	write_stats(w, &s.stats);
 	return 0;
 }

@@ -153,6 +153,27 @@ void crs_control_stop(void);
 enum crs_phase { CRS_PHASE_RUNNING = 0, CRS_PHASE_PREPARED = 1 };
 int crs_control_phase(void);
 
+/* ---- the C API behind include/crshim.h (api.c) ---- */
+struct crs_jsonw;
+/* Policy the program gave abs_path with crshim_mark_scratch, or 0. */
+int crs_api_marked_policy(const char *abs_path);
+/* crshim told us this file was restored empty (drop policy). */
+void crs_api_note_dropped(const char *path);
+/* PREPARE: remember the identity of drop-policy scratch files. */
+void crs_api_prepare(void);
+void crs_api_marks_report(struct crs_jsonw *w);
+const char *crs_policy_name(int policy);
+
+/* ---- outputs (outputs.c) ---- */
+struct crs_jsonw;
+/* PREPARE: write-only regular files written at their end are switched to
+ * O_APPEND, so a restore continues at the end of whatever the file holds
+ * then; reported as "outputs" in the record. */
+void crs_outputs_prepare(void);
+/* RESUME / RESTORED: back to the program's own flags, at the file's end. */
+void crs_outputs_resume(void);
+void crs_outputs_report(struct crs_jsonw *w);
+
 /* ---- parking the program's threads (park.c) ---- */
 /* The signal that parks threads; the program must not use it. */
 #define CRS_PARK_SIGNAL (SIGRTMAX - 2)

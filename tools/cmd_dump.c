@@ -21,6 +21,7 @@
 #include "paths.h"
 #include "pools.h"
 #include "ptree.h"
+#include "scratch.h"
 
 #include "build_config.h"
 #include "crshim_manifest.h"
@@ -47,6 +48,7 @@ struct dump_ctx {
 	struct drun *runs;
 	int nruns;
 	struct pool_set pools;
+	struct scratch_set scratch;
 	double pools_seconds;
 };
 
@@ -237,6 +239,21 @@ static int take_out_memfds(struct dump_ctx *c)
 	return 0;
 }
 
+/* A scratch file follows its policy, not the pool rules. */
+static void drop_scratch_from_pools(struct dump_ctx *c)
+{
+	int out = 0;
+
+	for (int i = 0; i < c->pools.n; i++) {
+		if (scratch_has(&c->scratch, c->pools.v[i].dev, c->pools.v[i].ino)) {
+			json_decref(c->pools.v[i].holders);
+			continue;
+		}
+		c->pools.v[out++] = c->pools.v[i];
+	}
+	c->pools.n = out;
+}
+
 static int write_configs(struct dump_ctx *c)
 {
 	char hook[PATH_MAX + 16], exe[PATH_MAX], err[512];
@@ -265,8 +282,8 @@ static int write_configs(struct dump_ctx *c)
 			return -1;
 		}
 		snprintf(conf, sizeof(conf), "%s/criu.conf", run->images);
-		if (dump_write_criu_config(conf, c->procs, c->nprocs, r, &c->pools, hook, c->leave_running, err,
-					   sizeof(err)) < 0) {
+		if (dump_write_criu_config(conf, c->procs, c->nprocs, r, &c->pools, &c->scratch, hook,
+					   c->leave_running, err, sizeof(err)) < 0) {
 			fprintf(stderr, "crshim dump: %s\n", err);
 			return -1;
 		}
@@ -308,6 +325,14 @@ static int save_pools(struct dump_ctx *c)
 		char err[512];
 
 		if (pool_save(&c->pools.v[i], c->dir, err, sizeof(err)) < 0) {
+			fprintf(stderr, "crshim dump: %s\n", err);
+			return -1;
+		}
+	}
+	for (int i = 0; i < c->scratch.n; i++) {
+		char err[512];
+
+		if (scratch_save(&c->scratch.v[i], c->dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "crshim dump: %s\n", err);
 			return -1;
 		}
@@ -397,7 +422,7 @@ static int finish_manifest(struct dump_ctx *c)
 {
 	char err[512];
 	json_t *m = dump_build_manifest(c->dir, c->criu, c->tree, c->leave_running, c->procs, c->nprocs,
-					c->runs, c->nruns, &c->pools);
+					c->runs, c->nruns, &c->pools, &c->scratch);
 	int r;
 
 	if (!m)
@@ -434,6 +459,19 @@ static void print_summary(struct dump_ctx *c)
 	}
 	printf("saved %d pool%s once: %.1f MiB (%.1f MiB allocated) in %.2f s while frozen\n", c->pools.n,
 	       c->pools.n == 1 ? "" : "s", pool_bytes / 1048576.0, pool_alloc / 1048576.0, c->pools_seconds);
+	if (c->scratch.n) {
+		uint64_t by[4] = { 0 };
+
+		for (int i = 0; i < c->scratch.n; i++)
+			by[c->scratch.v[i].policy] += c->scratch.v[i].size;
+		printf("scratch: %d file%s; not saved: %.1f MiB (drop), %.1f MiB (keep); saved %.1f MiB (save)\n",
+		       c->scratch.n, c->scratch.n == 1 ? "" : "s", by[1] / 1048576.0, by[2] / 1048576.0,
+		       by[3] / 1048576.0);
+		for (int i = 0; i < c->scratch.n; i++)
+			if (c->scratch.v[i].downgraded)
+				printf("note: %s is unlinked and cannot be kept in place: saved instead\n",
+				       c->scratch.v[i].path);
+	}
 	printf("checkpoint %s: %.1f MiB%s\n", c->dir, dump_dir_bytes(c->dir) / 1048576.0,
 	       c->leave_running ? ", processes left running" : "");
 }
@@ -491,6 +529,9 @@ int cmd_dump(int argc, char **argv)
 	}
 	free(records);
 	free(pids);
+	if (scratch_discover(c.procs, c.nprocs, &c.scratch) < 0)
+		goto out;
+	drop_scratch_from_pools(&c);
 	if (take_out_memfds(&c) < 0 || dump_refuse_sysv(c.procs, c.nprocs) < 0 || write_configs(&c) < 0)
 		goto out;
 	lfd = coord_listen(coord, sizeof(coord));
@@ -523,5 +564,6 @@ out:
 	free(c.procs);
 	free(c.runs);
 	pools_free(&c.pools);
+	scratch_free(&c.scratch);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include "paths.h"
 #include "pools.h"
 #include "ptree.h"
+#include "scratch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,8 @@ struct rctx {
 	int replace, timeout_s;
 	int *pool_fds;		/* one per manifest pool */
 	int npools;
+	int *scratch_fds;	/* one per manifest scratch entry */
+	int nscratch;
 };
 
 static void usage(FILE *f)
@@ -126,6 +129,52 @@ static int recreate_pools(struct rctx *c)
 	return 0;
 }
 
+/* keep files must be there, with their size, before anything is created. */
+static int check_kept(struct rctx *c)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(c->m, "scratch"), i, e) {
+		char err[4400];
+
+		if (scratch_check_kept(e, err, sizeof(err)) < 0) {
+			fprintf(stderr, "crshim restore: %s; nothing was restored\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int prepare_scratch(struct rctx *c)
+{
+	json_t *list = json_object_get(c->m, "scratch"), *e;
+	uint64_t dropped = 0;
+	size_t i;
+
+	c->nscratch = (int)json_array_size(list);
+	c->scratch_fds = calloc((size_t)c->nscratch + 1, sizeof(int));
+	if (!c->scratch_fds)
+		return -1;
+	for (i = 0; i < (size_t)c->nscratch; i++)
+		c->scratch_fds[i] = -1;
+	json_array_foreach(list, i, e) {
+		char err[4400];
+
+		c->scratch_fds[i] = scratch_prepare(e, c->dir, err, sizeof(err));
+		if (c->scratch_fds[i] < 0) {
+			fprintf(stderr, "crshim restore: %s\n", err);
+			return -1;
+		}
+		if (!strcmp(json_string_value(json_object_get(e, "policy")), "drop"))
+			dropped += (uint64_t)json_integer_value(json_object_get(e, "size"));
+	}
+	if (c->nscratch)
+		printf("prepared %d scratch file%s (%.1f MiB restored empty by the drop policy)\n", c->nscratch,
+		       c->nscratch == 1 ? "" : "s", dropped / 1048576.0);
+	return 0;
+}
+
 /* Undo named pools after a failed restore (unnamed ones vanish with their fd). */
 static void remove_named_pools(struct rctx *c)
 {
@@ -207,6 +256,16 @@ static int restore_one(struct rctx *c, json_t *dump)
 		argv[argc++] = owned[nowned++];
 		keep[nkeep++] = c->pool_fds[i];
 	}
+	json_array_foreach(json_object_get(c->m, "scratch"), i, p) {
+		if (!dump_holds(dump, p) || nowned >= 255)
+			continue;
+		if (asprintf(&owned[nowned], "fd[%d]:%s", c->scratch_fds[i],
+			     json_string_value(json_object_get(p, "external"))) < 0)
+			return -1;
+		argv[argc++] = "--inherit-fd";
+		argv[argc++] = owned[nowned++];
+		keep[nkeep++] = c->scratch_fds[i];
+	}
 	argv[argc] = NULL;
 	if (crshim_verbose)
 		criu_print_cmdline(stdout, c->criu, argv);
@@ -258,6 +317,8 @@ static void reaper(struct rctx *c, int report)
 	close(report);
 	for (i = 0; i < (size_t)c->npools; i++)
 		close(c->pool_fds[i]);
+	for (i = 0; i < (size_t)c->nscratch; i++)
+		close(c->scratch_fds[i]);
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
@@ -266,6 +327,29 @@ static void reaper(struct rctx *c, int report)
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 	_exit(0);
+}
+
+/* The program can ask crshim_scratch_dropped(path) afterwards. */
+static void tell_dropped(struct rctx *c, pid_t pid)
+{
+	size_t i, k;
+	json_t *e, *h;
+
+	json_array_foreach(json_object_get(c->m, "scratch"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "policy")), "drop"))
+			continue;
+		json_array_foreach(json_object_get(e, "holders"), k, h) {
+			char req[4200], err[512];
+			json_t *ans = NULL;
+
+			if (json_integer_value(json_object_get(h, "pid")) != pid)
+				continue;
+			snprintf(req, sizeof(req), "DROPPED %s", json_string_value(json_object_get(e, "path")));
+			if (ctl_request(pid, req, 5000, &ans, err, sizeof(err)) != CTL_OK)
+				fprintf(stderr, "crshim restore: warning: %s\n", err);
+			json_decref(ans);
+		}
+	}
 }
 
 static void notify_restored(struct rctx *c)
@@ -291,6 +375,8 @@ static void notify_restored(struct rctx *c)
 		}
 		if (e != CTL_OK && e != CTL_NO_PROCESS)
 			fprintf(stderr, "crshim restore: warning: %s\n", err);
+		else if (e == CTL_OK)
+			tell_dropped(c, pid);
 	}
 }
 
@@ -388,9 +474,9 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "crshim restore: %s\n", c.criu);
 		goto out;
 	}
-	if (wait_pids_free(&c) < 0)
+	if (check_kept(&c) < 0 || wait_pids_free(&c) < 0)
 		goto out;
-	if (recreate_pools(&c) < 0) {
+	if (recreate_pools(&c) < 0 || prepare_scratch(&c) < 0) {
 		remove_named_pools(&c);
 		goto out;
 	}
@@ -403,7 +489,11 @@ out:
 	for (int i = 0; i < c.npools; i++)
 		if (c.pool_fds[i] >= 0)
 			close(c.pool_fds[i]);
+	for (int i = 0; i < c.nscratch; i++)
+		if (c.scratch_fds[i] >= 0)
+			close(c.scratch_fds[i]);
 	free(c.pool_fds);
+	free(c.scratch_fds);
 	json_decref(c.m);
 	return rc;
 }

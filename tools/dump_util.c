@@ -4,6 +4,7 @@
 #include "criu_run.h"
 #include "manifest.h"
 #include "proc.h"
+#include "scratch.h"
 
 #include "build_config.h"
 #include "crshim_manifest.h"
@@ -83,6 +84,11 @@ int dump_make_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", sub, strerror(errno));
 		return -1;
 	}
+	snprintf(sub, sizeof(sub), "%s/scratch", dir);
+	if (mkdir(sub, 0700) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", sub, strerror(errno));
+		return -1;
+	}
 	snprintf(sub, sizeof(sub), "%s/dumps", dir);
 	if (mkdir(sub, 0700) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", sub, strerror(errno));
@@ -121,11 +127,19 @@ static int run_has_locks(const struct dproc *procs, int nprocs, int run)
 	return found;
 }
 
-int dump_write_criu_config(const char *path, const struct dproc *procs, int nprocs, int run,
-			   const struct pool_set *pools, const char *hook, int leave_running, char *err,
-			   size_t errlen)
+static int run_holds_scratch(const struct dproc *procs, int nprocs, int run, const struct scratch *s)
 {
-	size_t cap = 4096 + (size_t)pools->n * 128, len = 0;
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].dump == run && scratch_held_by(s, procs[i].pid))
+			return 1;
+	return 0;
+}
+
+int dump_write_criu_config(const char *path, const struct dproc *procs, int nprocs, int run,
+			   const struct pool_set *pools, const struct scratch_set *scratch, const char *hook,
+			   int leave_running, char *err, size_t errlen)
+{
+	size_t cap = 4096 + (size_t)(pools->n + scratch->n) * 4300, len = 0;
 	char *text = malloc(cap);
 	int r;
 
@@ -156,6 +170,16 @@ int dump_write_criu_config(const char *path, const struct dproc *procs, int npro
 		ADD("# %s %s%s\nexternal %s\n", pools->v[i].id, pools->v[i].path,
 		    pools->v[i].unlinked ? " (unlinked)" : "", key);
 	}
+	ADD("# scratch files: their policy (drop, keep, save) instead of CRIU's copy\n");
+	for (int i = 0; i < scratch->n; i++) {
+		char key[64];
+
+		if (!run_holds_scratch(procs, nprocs, run, &scratch->v[i]))
+			continue;
+		scratch_external_key(&scratch->v[i], key, sizeof(key));
+		ADD("# %s %s%s, policy %s\nexternal %s\n", scratch->v[i].id, scratch->v[i].path,
+		    scratch->v[i].unlinked ? " (unlinked)" : "", scratch_policy_name(scratch->v[i].policy), key);
+	}
 #undef ADD
 	r = write_file_atomic(path, text, err, errlen);
 	free(text);
@@ -173,9 +197,10 @@ static void utc_now(char *out, size_t len)
 
 json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int leave_running,
 			    const struct dproc *procs, int nprocs, const struct drun *runs, int nruns,
-			    const struct pool_set *pools)
+			    const struct pool_set *pools, const struct scratch_set *scratch)
 {
-	json_t *m, *dumps = json_array(), *jprocs = json_array(), *jpools = json_array();
+	json_t *m, *dumps = json_array(), *jprocs = json_array(), *jpools = json_array(),
+		*jscratch = json_array(), *jouts = json_array();
 	char when[32], version[64];
 	struct utsname u;
 
@@ -209,10 +234,24 @@ json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int lea
 	}
 	for (int i = 0; i < pools->n; i++)
 		json_array_append_new(jpools, pool_to_json(&pools->v[i]));
-	m = json_pack("{s:s,s:i,s:b,s:s,s:s,s:{s:s,s:s},s:b,s:b,s:o,s:o,s:o}", "format", CRSHIM_MANIFEST_FORMAT,
-		      "version", CRSHIM_MANIFEST_VERSION, "complete", 1, "created", when, "host", u.nodename,
-		      "criu", "path", criu, "version", version, "tree", tree, "leave_running", leave_running,
-		      "dumps", dumps, "processes", jprocs, "pools", jpools);
+	for (int i = 0; i < scratch->n; i++)
+		json_array_append_new(jscratch, scratch_to_json(&scratch->v[i]));
+	for (int i = 0; i < nprocs; i++) {
+		size_t k;
+		json_t *o;
+
+		json_array_foreach(json_object_get(procs[i].record, "outputs"), k, o) {
+			json_t *c = json_deep_copy(o);
+
+			json_object_set_new(c, "pid", json_integer(procs[i].pid));
+			json_array_append_new(jouts, c);
+		}
+	}
+	m = json_pack("{s:s,s:i,s:b,s:s,s:s,s:{s:s,s:s},s:b,s:b,s:o,s:o,s:o,s:o,s:o}", "format",
+		      CRSHIM_MANIFEST_FORMAT, "version", CRSHIM_MANIFEST_VERSION, "complete", 1, "created", when,
+		      "host", u.nodename, "criu", "path", criu, "version", version, "tree", tree, "leave_running",
+		      leave_running, "dumps", dumps, "processes", jprocs, "pools", jpools, "scratch", jscratch,
+		      "outputs", jouts);
 	return m;
 }
 
@@ -237,13 +276,13 @@ int dump_refuse_sysv(const struct dproc *procs, int nprocs)
 	return 0;
 }
 
-void dump_remove_pool_copies(const char *dir)
+static void remove_files_in(const char *dir, const char *sub)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/pools", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
 	d = opendir(path);
 	while (d && (de = readdir(d))) {
 		char f[PATH_MAX + 300];
@@ -255,4 +294,10 @@ void dump_remove_pool_copies(const char *dir)
 	}
 	if (d)
 		closedir(d);
+}
+
+void dump_remove_pool_copies(const char *dir)
+{
+	remove_files_in(dir, "pools");
+	remove_files_in(dir, "scratch");
 }
