@@ -213,6 +213,7 @@ static void on_prepare(struct crs_jsonw *w, const char *arg, int fd)
 {
 	if (crs_control_phase() != CRS_PHASE_PREPARED) {
 		crs_outputs_prepare();
+		crs_reopen_prepare();
 		crs_api_prepare();
 	}
 	__atomic_store_n(&phase, CRS_PHASE_PREPARED, __ATOMIC_RELEASE);

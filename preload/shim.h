@@ -174,6 +174,11 @@ void crs_outputs_prepare(void);
 void crs_outputs_resume(void);
 void crs_outputs_report(struct crs_jsonw *w);
 
+/* ---- reopen.c ---- */
+/* PREPARE: fds opened with O_NOFOLLOW on tmpfs or unlinked files get a new
+ * description without it (CRIU reopens inherited fds through /proc). */
+void crs_reopen_prepare(void);
+
 /* ---- parking the program's threads (park.c) ---- */
 /* The signal that parks threads; the program must not use it. */
 #define CRS_PARK_SIGNAL (SIGRTMAX - 2)

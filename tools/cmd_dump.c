@@ -15,6 +15,7 @@
 #include "control_client.h"
 #include "convert.h"
 #include "coord.h"
+#include "fifos.h"
 #include "criu_run.h"
 #include "dump_util.h"
 #include "manifest.h"
@@ -49,6 +50,7 @@ struct dump_ctx {
 	int nruns;
 	struct pool_set pools;
 	struct scratch_set scratch;
+	json_t *fifos;		/* named FIFOs held, read before CRIU runs */
 	double pools_seconds;
 };
 
@@ -422,7 +424,7 @@ static int finish_manifest(struct dump_ctx *c)
 {
 	char err[512];
 	json_t *m = dump_build_manifest(c->dir, c->criu, c->tree, c->leave_running, c->procs, c->nprocs,
-					c->runs, c->nruns, &c->pools, &c->scratch);
+					c->runs, c->nruns, &c->pools, &c->scratch, c->fifos);
 	int r;
 
 	if (!m)
@@ -534,6 +536,7 @@ int cmd_dump(int argc, char **argv)
 	drop_scratch_from_pools(&c);
 	if (take_out_memfds(&c) < 0 || dump_refuse_sysv(c.procs, c.nprocs) < 0 || write_configs(&c) < 0)
 		goto out;
+	c.fifos = fifos_collect(c.procs, c.nprocs);
 	lfd = coord_listen(coord, sizeof(coord));
 	if (lfd < 0) {
 		fprintf(stderr, "crshim dump: cannot open the coordination socket: %s\n", strerror(errno));
@@ -565,5 +568,6 @@ out:
 	free(c.runs);
 	pools_free(&c.pools);
 	scratch_free(&c.scratch);
+	json_decref(c.fifos);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "control_client.h"
 #include "criu_run.h"
+#include "fifos.h"
 #include "dump_util.h"
 #include "manifest.h"
 #include "paths.h"
@@ -246,11 +247,21 @@ static int restore_one(struct rctx *c, json_t *dump)
 		argv[argc++] = "--ext-unix-sk";
 	if (conf_has(conf, "file-locks"))
 		argv[argc++] = "--file-locks";
+	/*
+	 * Pools: CRIU keeps an external file's name as "file[MNT:INO]" and
+	 * looks inherited fds up by that name minus its first character (as for
+	 * any path, "a path without the leading /").  Under that key it hands
+	 * every holder a dup of our fd as is; under "file[...]" it would reopen
+	 * /proc/self/fd/N with the program's open flags, which fails with ELOOP
+	 * for O_NOFOLLOW (shm_open, Open MPI, PMIx).  The holders then share one
+	 * open file description, which mapped pools never notice.
+	 */
 	json_array_foreach(json_object_get(c->m, "pools"), i, p) {
-		if (!dump_holds(dump, p) || nowned >= 255)
+		const char *ext = json_string_value(json_object_get(p, "external"));
+
+		if (!dump_holds(dump, p) || nowned >= 255 || !ext || !ext[0])
 			continue;
-		if (asprintf(&owned[nowned], "fd[%d]:%s", c->pool_fds[i],
-			     json_string_value(json_object_get(p, "external"))) < 0)
+		if (asprintf(&owned[nowned], "fd[%d]:%s", c->pool_fds[i], ext + 1) < 0)
 			return -1;
 		argv[argc++] = "--inherit-fd";
 		argv[argc++] = owned[nowned++];
@@ -476,6 +487,10 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (check_kept(&c) < 0 || wait_pids_free(&c) < 0)
 		goto out;
+	if (fifos_recreate(json_object_get(c.m, "fifos"), err, sizeof(err)) < 0) {
+		fprintf(stderr, "crshim restore: %s\n", err);
+		goto out;
+	}
 	if (recreate_pools(&c) < 0 || prepare_scratch(&c) < 0) {
 		remove_named_pools(&c);
 		goto out;

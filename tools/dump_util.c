@@ -197,7 +197,7 @@ static void utc_now(char *out, size_t len)
 
 json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int leave_running,
 			    const struct dproc *procs, int nprocs, const struct drun *runs, int nruns,
-			    const struct pool_set *pools, const struct scratch_set *scratch)
+			    const struct pool_set *pools, const struct scratch_set *scratch, json_t *fifos)
 {
 	json_t *m, *dumps = json_array(), *jprocs = json_array(), *jpools = json_array(),
 		*jscratch = json_array(), *jouts = json_array();
@@ -252,6 +252,7 @@ json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int lea
 		      "host", u.nodename, "criu", "path", criu, "version", version, "tree", tree, "leave_running",
 		      leave_running, "dumps", dumps, "processes", jprocs, "pools", jpools, "scratch", jscratch,
 		      "outputs", jouts);
+	json_object_set(m, "fifos", fifos);
 	return m;
 }
 

@@ -42,7 +42,7 @@ int dump_write_criu_config(const char *path, const struct dproc *procs, int npro
 			   int leave_running, char *err, size_t errlen);
 json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int leave_running,
 			    const struct dproc *procs, int nprocs, const struct drun *runs, int nruns,
-			    const struct pool_set *pools, const struct scratch_set *scratch);
+			    const struct pool_set *pools, const struct scratch_set *scratch, json_t *fifos);
 /* SysV segments attached by a dumped process: refuse with a message. */
 int dump_refuse_sysv(const struct dproc *procs, int nprocs);
 void dump_remove_pool_copies(const char *dir);

@@ -1,0 +1,79 @@
+/*
+ * fds that CRIU cannot hand back through --inherit-fd.
+ *
+ * For an external file CRIU reopens the inherited fd as /proc/self/fd/N
+ * with the program's original open flags; with O_NOFOLLOW (glibc's
+ * shm_open always adds it, Open MPI and PMIx use it) that open fails with
+ * ELOOP on the magic link.  O_NOFOLLOW only matters while a file is being
+ * opened, so at PREPARE each such fd of a regular file on tmpfs, or of an
+ * unlinked one, gets a fresh open file description of the same file
+ * without it (same access mode, flags, offset), put in place with dup3.
+ * What changes for the program: that fd no longer shares its offset with
+ * fds it was dup'ed from (shared-memory fds are mapped, not read).
+ */
+#include "shim.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void reopen_one(int fd)
+{
+	struct stat st;
+	struct statfs sf;
+	char link[64];
+	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd;
+	off_t pos;
+
+	if (fl < 0 || fdfl < 0 || !(fl & O_NOFOLLOW))
+		return;
+	if (syscall(SYS_fstat, fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	if (st.st_nlink != 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC))
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	nfd = (int)syscall(SYS_openat, AT_FDCWD, link, (fl & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+	if (nfd < 0) {
+		crs_debug("prepare: cannot reopen fd %d without O_NOFOLLOW: %s", fd, strerror(errno));
+		return;
+	}
+	pos = lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0)
+		lseek(nfd, pos, SEEK_SET);
+	if (dup3(nfd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+		crs_debug("prepare: dup3 over fd %d failed: %s", fd, strerror(errno));
+	syscall(SYS_close, nfd);
+}
+
+void crs_reopen_prepare(void)
+{
+	char buf[4096];
+	long n;
+	int dfd = (int)syscall(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct {
+				unsigned long long ino;
+				long long off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			int fd = atoi(d->name);
+
+			off += d->reclen;
+			if (d->name[0] >= '0' && d->name[0] <= '9' && fd != dfd)
+				reopen_one(fd);
+		}
+	}
+	syscall(SYS_close, dfd);
+}

@@ -1,0 +1,91 @@
+/* Named FIFOs at dump and restore (fifos.h). */
+#include "fifos.h"
+
+#include "proc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int listed(json_t *list, const char *path)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "path")), path))
+			return 1;
+	return 0;
+}
+
+json_t *fifos_collect(const struct dproc *procs, int nprocs)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; i < nprocs; i++) {
+		struct proc_fd *fds = NULL;
+		int n = proc_read_fds(procs[i].pid, &fds);
+
+		for (int k = 0; k < n; k++) {
+			struct stat st;
+
+			if (!S_ISFIFO(fds[k].mode) || fds[k].target[0] != '/' || fds[k].deleted ||
+			    listed(list, fds[k].target) || stat(fds[k].target, &st) < 0)
+				continue;
+			json_array_append_new(list, json_pack("{s:s,s:i,s:i,s:i}", "path", fds[k].target, "mode",
+							      (int)(st.st_mode & 07777), "uid", (int)st.st_uid,
+							      "gid", (int)st.st_gid));
+		}
+		free(fds);
+	}
+	return list;
+}
+
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = buf + 1; (s = strchr(s, '/')); s++) {
+		*s = 0;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return 0;
+}
+
+int fifos_recreate(json_t *fifos, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(fifos, i, e) {
+		const char *path = json_string_value(json_object_get(e, "path"));
+		mode_t mode = (mode_t)json_integer_value(json_object_get(e, "mode"));
+		struct stat st;
+
+		if (!path)
+			continue;
+		if (lstat(path, &st) == 0) {
+			if (S_ISFIFO(st.st_mode))
+				continue;
+			snprintf(err, errlen, "%s must be a FIFO, but something else stands there", path);
+			return -1;
+		}
+		if (make_dirs(path) < 0 || mkfifo(path, mode) < 0 || chmod(path, mode) < 0) {
+			snprintf(err, errlen, "cannot make the FIFO %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (lchown(path, (uid_t)json_integer_value(json_object_get(e, "uid")),
+			   (gid_t)json_integer_value(json_object_get(e, "gid"))) < 0 &&
+		    errno != EPERM) {
+			snprintf(err, errlen, "cannot set the owner of %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
