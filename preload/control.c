@@ -198,6 +198,35 @@ static void refresh_identities(void)
 		refresh_from_maps();
 }
 
+/* Defaults while the verbs layer is not linked in. */
+__attribute__((weak)) int crs_verbs_prepare(char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+__attribute__((weak)) int crs_verbs_resume(int restored, char *err, size_t errlen)
+{
+	(void)restored;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+__attribute__((weak)) void crs_verbs_report(struct crs_jsonw *w)
+{
+	(void)w;
+}
+
+__attribute__((weak)) int crs_verbs_request(struct crs_jsonw *w, const char *req, int fd)
+{
+	(void)w;
+	(void)req;
+	(void)fd;
+	return 0;
+}
+
 static void on_ping(struct crs_jsonw *w, const char *arg, int fd)
 {
 	answer_ping(w);
@@ -211,7 +240,13 @@ static void on_status(struct crs_jsonw *w, const char *arg, int fd)
 /* Quiesce for a checkpoint (repeated PREPAREs are harmless). */
 static void on_prepare(struct crs_jsonw *w, const char *arg, int fd)
 {
+	char err[256];
+
 	if (crs_control_phase() != CRS_PHASE_PREPARED) {
+		if (crs_verbs_prepare(err, sizeof(err)) < 0) {
+			answer_error(w, err);
+			return;
+		}
 		crs_outputs_prepare();
 		crs_reopen_prepare();
 		crs_api_prepare();
@@ -223,6 +258,10 @@ static void on_prepare(struct crs_jsonw *w, const char *arg, int fd)
 
 static void on_resume(struct crs_jsonw *w, const char *arg, int fd)
 {
+	char err[256];
+
+	if (crs_control_phase() == CRS_PHASE_PREPARED && crs_verbs_resume(0, err, sizeof(err)) < 0)
+		crs_error("resume: %s", err);
 	crs_outputs_resume();
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
 	resumes++;
@@ -231,7 +270,11 @@ static void on_resume(struct crs_jsonw *w, const char *arg, int fd)
 
 static void on_restored(struct crs_jsonw *w, const char *arg, int fd)
 {
+	char err[256];
+
 	refresh_identities();
+	if (crs_verbs_resume(1, err, sizeof(err)) < 0)
+		crs_error("restore: %s", err);
 	crs_outputs_resume();
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
 	restores++;
@@ -286,6 +329,8 @@ static void dispatch(struct crs_jsonw *w, const char *req, int fd)
 			return;
 		}
 	}
+	if (!strncmp(req, "VERBS_", 6) && crs_verbs_request(w, req, fd))
+		return;
 	answer_error(w, "unknown request");
 }
 

@@ -186,6 +186,7 @@ int crs_report_write(struct crs_jsonw *w)
 		write_mapping(w, &s.mappings[i]);
 	crs_jsonw_arr_end(w);
 	crs_outputs_report(w);
+	crs_verbs_report(w);
 	write_stats(w, &s.stats);
 	return 0;
 }

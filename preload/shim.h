@@ -174,6 +174,23 @@ void crs_outputs_prepare(void);
 void crs_outputs_resume(void);
 void crs_outputs_report(struct crs_jsonw *w);
 
+/* ---- the verbs layer (preload/verbs_*.c, hooks/verbs.c) ---- */
+/*
+ * Called by the control endpoint; weak defaults in control.c do nothing
+ * when the verbs layer is not built.
+ * prepare: gate new verbs calls, drain, release every HCA resource so no
+ *          device fd or mapping is left; 0, or -1 with a sentence in err.
+ * resume:  rebuild (restored = 0 after a dump that left the process
+ *          running, 1 after a restore); 0 or -1 with a sentence in err.
+ * report:  add "verbs": {...} to the process record.
+ */
+int crs_verbs_prepare(char *err, size_t errlen);
+int crs_verbs_resume(int restored, char *err, size_t errlen);
+void crs_verbs_report(struct crs_jsonw *w);
+/* Requests the verbs layer adds: name VERBS_<X>; handled by crs_verbs_request
+ * (returns 1 if it answered). */
+int crs_verbs_request(struct crs_jsonw *w, const char *req, int fd);
+
 /* ---- reopen.c ---- */
 /* PREPARE: fds opened with O_NOFOLLOW on tmpfs or unlinked files get a new
  * description without it (CRIU reopens inherited fds through /proc). */
