@@ -16,7 +16,8 @@ struct arena {
 	size_t max_objects;
 	struct crs_mapping *maps; /* sorted by start, non-overlapping */
 	size_t max_maps;
-	uint32_t *fd_obj;	  /* CRS_NO_OBJECT when untracked */
+	uint32_t *fd_obj;	  /* object index + 1; 0 when untracked, so the
+				   * table needs no initialising (stays unresident) */
 	size_t max_fds;
 	uint32_t nobjects, nmaps, nfds;
 	uint32_t obj_hiwater;	  /* 1 + highest object slot ever used */
@@ -62,7 +63,6 @@ int crs_reg_init(size_t max_objects, size_t max_mappings, size_t max_fds)
 	A.objects = (struct crs_object *)base;
 	A.maps = (struct crs_mapping *)(base + ob);
 	A.fd_obj = (uint32_t *)(base + ob + mb);
-	memset(A.fd_obj, 0xff, A.max_fds * sizeof(uint32_t));
 	A.bytes = ob + mb + fb;
 	arena_base = base;
 	__atomic_store_n(&reg_ready, 1, __ATOMIC_RELEASE);
@@ -493,16 +493,16 @@ int crs_reg_fd_tracked(int fd)
 {
 	if (!reg_ready || fd < 0 || (size_t)fd >= A.max_fds)
 		return 0;
-	return __atomic_load_n(&A.fd_obj[fd], __ATOMIC_RELAXED) != CRS_NO_OBJECT;
+	return __atomic_load_n(&A.fd_obj[fd], __ATOMIC_RELAXED) != 0;
 }
 
 static void fd_clear_locked(int fd)
 {
-	uint32_t obj = A.fd_obj[fd];
+	uint32_t obj = A.fd_obj[fd] - 1;
 
-	if (obj == CRS_NO_OBJECT)
+	if (A.fd_obj[fd] == 0)
 		return;
-	__atomic_store_n(&A.fd_obj[fd], CRS_NO_OBJECT, __ATOMIC_RELAXED);
+	__atomic_store_n(&A.fd_obj[fd], 0, __ATOMIC_RELAXED);
 	A.nfds--;
 	if (obj < A.max_objects && A.objects[obj].in_use) {
 		if (A.objects[obj].nfds)
@@ -519,14 +519,14 @@ void crs_reg_fd_set(int fd, uint32_t obj)
 		UNLOCK();
 		return;
 	}
-	if (A.fd_obj[fd] == obj) { /* reopened at the same number, unseen close */
+	if (A.fd_obj[fd] == obj + 1) { /* reopened at the same number, unseen close */
 		UNLOCK();
 		return;
 	}
 	if (obj < A.max_objects && A.objects[obj].in_use) {
 		A.objects[obj].nfds++; /* before the old one goes: it may be the same file */
 		fd_clear_locked(fd);
-		__atomic_store_n(&A.fd_obj[fd], obj, __ATOMIC_RELAXED);
+		__atomic_store_n(&A.fd_obj[fd], obj + 1, __ATOMIC_RELAXED);
 		A.nfds++;
 	} else {
 		fd_clear_locked(fd);
@@ -541,7 +541,7 @@ uint32_t crs_reg_fd_get(int fd)
 	if (!crs_reg_fd_tracked(fd))
 		return CRS_NO_OBJECT;
 	LOCKED_OR(CRS_NO_OBJECT);
-	r = A.fd_obj[fd];
+	r = A.fd_obj[fd] ? A.fd_obj[fd] - 1 : CRS_NO_OBJECT;
 	UNLOCK();
 	return r;
 }
@@ -608,10 +608,10 @@ int crs_reg_snapshot(void *buf, size_t size, struct crs_reg_snapshot *snap)
 	memcpy(snap->mappings, A.maps, A.nmaps * sizeof(struct crs_mapping));
 	snap->nmappings = A.nmaps;
 	for (size_t fd = 0; fd < A.max_fds && snap->nfd_pairs < A.nfds; fd++) {
-		if (A.fd_obj[fd] == CRS_NO_OBJECT)
+		if (A.fd_obj[fd] == 0)
 			continue;
 		snap->fd_obj[2 * snap->nfd_pairs] = (int32_t)fd;
-		snap->fd_obj[2 * snap->nfd_pairs + 1] = (int32_t)A.fd_obj[fd];
+		snap->fd_obj[2 * snap->nfd_pairs + 1] = (int32_t)(A.fd_obj[fd] - 1);
 		snap->nfd_pairs++;
 	}
 	UNLOCK();

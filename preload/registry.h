@@ -14,7 +14,7 @@
  * init (MAP_NORESERVE, touched on use).  With the defaults
  * (CRS_MAX_OBJECTS, CRS_MAX_MAPPINGS) the arena reserves
  *   CRS_MAX_OBJECTS  * sizeof(struct crs_object)  (about 4.3 KiB each)
- * + CRS_MAX_MAPPINGS * sizeof(struct crs_mapping) (48 bytes each)
+ * + CRS_MAX_MAPPINGS * sizeof(struct crs_mapping) (40 bytes each)
  * + CRS_MAX_FDS      * 4 bytes
  * of address space; resident memory grows only with what is recorded.
  * When a table is full the entry is dropped and counted (crs_reg_dropped).
