@@ -9,6 +9,13 @@
 #include <libunwind.h>
 #include <stdio.h>
 
+static __thread int unwinding;
+
+int crs_in_backtrace(void)
+{
+	return unwinding;
+}
+
 int crs_backtrace(uintptr_t *ips, int max)
 {
 	void *buf[CRS_BT_SKIP + 16];
@@ -18,7 +25,9 @@ int crs_backtrace(uintptr_t *ips, int max)
 		return 0;
 	if (max > 16)
 		max = 16;
+	unwinding = 1;
 	n = unw_backtrace(buf, CRS_BT_SKIP + max);
+	unwinding = 0;
 	/* Skip this function, the recording helper and the hook itself. */
 	for (int i = CRS_BT_SKIP; i < n && out < max; i++)
 		ips[out++] = (uintptr_t)buf[i];

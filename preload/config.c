@@ -269,10 +269,13 @@ void crs_config_parse(struct crs_config *cfg, const char *(*getenv_fn)(const cha
 		      "CRSHIM_LOG: malformed value '%s' (error, warn, info, debug, trace); using the default (warn)",
 		      v);
 	if ((v = getenv_fn("CRSHIM_LOG_FILE")) && *v &&
-	    crs_config_expand_path(v, pid, cfg->log_file, sizeof(cfg->log_file)) < 0) {
+	    (crs_config_expand_path(v, pid, cfg->log_file, sizeof(cfg->log_file)) < 0 ||
+	     strlen(v) >= sizeof(cfg->log_tmpl))) {
 		cfg->log_file[0] = 0;
 		warnf(warn, ctx, "CRSHIM_LOG_FILE: value '%.200s' too long; using the default (stderr)", v);
 	}
+	if (cfg->log_file[0])
+		snprintf(cfg->log_tmpl, sizeof(cfg->log_tmpl), "%s", v);
 	if ((v = getenv_fn("CRSHIM_BACKTRACE")) && parse_bool(v, &cfg->backtrace) < 0) {
 		cfg->backtrace = 0;
 		warnf(warn, ctx, "CRSHIM_BACKTRACE: malformed value '%s' (0 or 1); using the default (0)", v);

@@ -14,10 +14,13 @@
 #include "swap.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -26,10 +29,34 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Far above the fd numbers programs expect. */
+/* Far above the fd numbers programs expect (below a small RLIMIT_NOFILE). */
 #define CONTROL_FD_FLOOR 1001
 
+static int high_fd_floor(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < CONTROL_FD_FLOOR + 16)
+		return rl.rlim_cur > 24 ? (int)rl.rlim_cur - 8 : 3;
+	return CONTROL_FD_FLOOR;
+}
+
+/* Move fd above the numbers the program uses; returns the fd to use. */
+int crs_move_fd_high(int fd)
+{
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, high_fd_floor());
+
+	if (hi < 0)
+		return fd;
+	syscall(SYS_close, fd);
+	return hi;
+}
+
 static int listen_fd = -1;
+static int wake_fd = -1;	/* wakes the thread out of poll when it must stop */
+static pthread_t ctl_tid;
+static int ctl_running, stop_requested, restart_pending;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static dev_t sock_dev;
 static ino_t sock_ino;
@@ -67,7 +94,7 @@ static int make_listener(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd, hi;
+	int fd;
 
 	if (!rundir_ok(crs_cfg.rundir))
 		return -1;
@@ -79,11 +106,7 @@ static int make_listener(void)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, CONTROL_FD_FLOOR);
-	if (hi >= 0) {
-		syscall(SYS_close, fd);
-		fd = hi;
-	}
+	fd = crs_move_fd_high(fd);
 	/* A socket left by an earlier image of this pid (exec, a killed
 	 * process whose pid came back): only sockets are removed. */
 	if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -397,8 +420,25 @@ static void *control_thread(void *arg)
 
 	crs_guard_enter(); /* our own calls are never recorded */
 	for (;;) {
-		int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
+		int conn;
 
+		/* Wait in poll, not in accept: a blocking accept reserves the
+		 * lowest free fd number while it waits, and the program would
+		 * get other numbers from open() than without the shim. */
+		if (poll(pf, wake_fd >= 0 ? 2 : 1, -1) < 0 && errno == EINTR)
+			continue;
+		if (__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE))
+			return NULL; /* paused: see crs_control_pause */
+		if (pf[0].revents & POLLNVAL) {
+			crs_info("control: endpoint closed by the program; control stops");
+			return NULL;
+		}
+		conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (conn >= 0) {
+			conn = crs_move_fd_high(conn);
+			fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK);
+		}
 		if (conn < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
 				continue;
@@ -424,30 +464,74 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-static void start_thread(void)
+/* The thread serving listen_fd (which must be open). */
+static void spawn_thread(void)
 {
 	pthread_attr_t attr;
-	pthread_t tid;
 	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	__atomic_store_n(&stop_requested, 0, __ATOMIC_RELEASE);
+	if (pthread_create(&ctl_tid, &attr, control_thread, (void *)(intptr_t)listen_fd) != 0) {
+		crs_warn("control: cannot start the control thread");
+	} else {
+		pthread_setname_np(ctl_tid, "crshim-ctl");
+		ctl_running = 1;
+	}
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void start_thread(void)
+{
 	int fd = make_listener();
 
 	if (fd < 0)
 		return;
 	listen_fd = fd;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	if (pthread_create(&tid, &attr, control_thread, (void *)(intptr_t)fd) != 0) {
-		crs_warn("control: cannot start the control thread");
-		syscall(SYS_close, fd);
-		listen_fd = -1;
-	} else {
-		pthread_setname_np(tid, "crshim-ctl");
-	}
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (wake_fd < 0)
+		wake_fd = crs_move_fd_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	spawn_thread();
+}
+
+/*
+ * Credentials are per thread in Linux; glibc makes every thread repeat a
+ * set*id call and aborts the process if one of them fails.  A program that
+ * drops privileges in steps on its own thread (prctl(PR_SET_KEEPCAPS),
+ * capset, then setresgid/setresuid, as setpriv does) would make the
+ * control thread fail them.  So the credential hooks pause the control
+ * thread (it exits; the listening socket stays) and the next hooked call
+ * after them starts it again, with the program's new credentials.
+ */
+void crs_control_pause(void)
+{
+	uint64_t one = 1;
+
+	if (!ctl_running || pthread_equal(pthread_self(), ctl_tid))
+		return;
+	__atomic_store_n(&stop_requested, 1, __ATOMIC_RELEASE);
+	if (write(wake_fd, &one, sizeof(one)) != sizeof(one))
+		return;
+	pthread_join(ctl_tid, NULL);
+	ctl_running = 0;
+	__atomic_store_n(&restart_pending, 1, __ATOMIC_RELEASE);
+}
+
+void crs_control_maybe_restart(void)
+{
+	uint64_t v;
+
+	if (!__atomic_load_n(&restart_pending, __ATOMIC_ACQUIRE) || crs_creds_changing())
+		return;
+	if (!__atomic_exchange_n(&restart_pending, 0, __ATOMIC_ACQ_REL))
+		return;
+	if (read(wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		crs_debug("control: wake fd: %s", strerror(errno));
+	if (listen_fd >= 0 && !ctl_running)
+		spawn_thread();
 }
 
 void crs_control_start(void)
@@ -468,6 +552,8 @@ void crs_control_after_fork_child(void)
 	if (listen_fd >= 0)
 		syscall(SYS_close, listen_fd);
 	listen_fd = -1;
+	ctl_running = 0;
+	restart_pending = 0;
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
 	g = crs_guard_enter();
 	start_thread();

@@ -38,7 +38,10 @@ int crs_active(unsigned family)
 		if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != INIT_DONE)
 			return 0;
 	}
-	return enabled && (crs_cfg.hooks & family);
+	if (!enabled)
+		return 0;
+	crs_control_maybe_restart();
+	return (crs_cfg.hooks & family) != 0;
 }
 
 static void config_warning(void *ctx, const char *msg)
@@ -50,6 +53,7 @@ static void config_warning(void *ctx, const char *msg)
 static void atfork_child(void)
 {
 	crs_reg_atfork_child();
+	crs_log_after_fork();
 	crs_control_after_fork_child();
 }
 

@@ -36,6 +36,20 @@ void crs_log_open(void)
 	log_fd = fd;
 }
 
+void crs_log_after_fork(void)
+{
+	char path[sizeof(crs_cfg.log_file)];
+
+	if (!crs_cfg.log_tmpl[0] || !strstr(crs_cfg.log_tmpl, "%p") ||
+	    crs_config_expand_path(crs_cfg.log_tmpl, getpid(), path, sizeof(path)) < 0)
+		return;
+	if (log_fd > 2)
+		syscall(SYS_close, log_fd);
+	log_fd = 2;
+	memcpy(crs_cfg.log_file, path, sizeof(path));
+	crs_log_open();
+}
+
 static void vlog(int level, const char *fmt, va_list ap)
 {
 	char buf[1024];

@@ -153,6 +153,12 @@ void crs_record_open(int fd, const char *path, int flags, int dirfd)
 		      (writable && (has_prefix_dir(abs, "/tmp") || has_prefix_dir(abs, "/var/tmp")));
 	if (!interesting || raw_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
+	if ((flags & O_TMPFILE) == O_TMPFILE) {
+		/* No name: what /proc shows ("DIR/#INO (deleted)"), unlinked. */
+		if (fd_path(fd, abs, sizeof(abs)) > 0)
+			strip_deleted(abs);
+		set |= CRS_OF_UNLINKED;
+	}
 	obj = object_for_stat(CRS_OBJ_FILE, &st, abs, (uint64_t)st.st_size);
 	if (obj == CRS_NO_OBJECT)
 		return;
@@ -219,11 +225,39 @@ static uint16_t kind_from_path(const char *path)
 	return CRS_OBJ_FILE;
 }
 
+struct ident_arg {
+	uint64_t dev, ino;
+	int same;
+};
+
+static void same_ident(struct crs_object *o, void *p)
+{
+	struct ident_arg *a = p;
+
+	a->same = o->dev == a->dev && o->ino == a->ino;
+}
+
+/* The object recorded for fd, if fd still refers to it (a close inside libc,
+ * fclose for one, is not seen: the number may have been reused since). */
+static uint32_t fd_object_checked(int fd, struct stat *st)
+{
+	uint32_t obj = crs_reg_fd_get(fd);
+	struct ident_arg a = { st->st_dev, st->st_ino, 0 };
+
+	if (obj == CRS_NO_OBJECT)
+		return obj;
+	if (crs_reg_object_update(obj, same_ident, &a) == 0 && a.same)
+		return obj;
+	crs_reg_fd_clear(fd);
+	return CRS_NO_OBJECT;
+}
+
 void crs_record_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	int type = flags & MAP_TYPE;
 	uint32_t obj = CRS_NO_OBJECT;
 
+	len = (len + 4095) & ~(size_t)4095; /* the kernel maps whole pages */
 	/* Whatever was recorded there before is gone (MAP_FIXED, or a range
 	 * that libc's own munmap released behind our back). */
 	crs_reg_map_remove((uintptr_t)addr, len);
@@ -238,12 +272,14 @@ void crs_record_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 	} else {
 		struct stat st;
 
-		obj = crs_reg_fd_get(fd);
+		if (raw_fstat(fd, &st) < 0)
+			return;
+		obj = fd_object_checked(fd, &st);
 		if (obj == CRS_NO_OBJECT) {
 			char path[CRS_PATH_MAX];
 			int deleted;
 
-			if (raw_fstat(fd, &st) < 0 || fd_path(fd, path, sizeof(path)) < 0)
+			if (fd_path(fd, path, sizeof(path)) < 0)
 				return;
 			deleted = strip_deleted(path);
 			obj = object_for_stat(kind_from_path(path), &st, path, (uint64_t)st.st_size);

@@ -28,7 +28,9 @@ struct arena {
 
 static struct arena A;
 static void *arena_base;
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Recursive: the munmap/mremap/shared-mmap hooks hold it across their
+ * system call (crs_reg_hold) and the recording then takes it again. */
+static pthread_mutex_t reg_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static int reg_ready;
 
 /* Raw syscalls: the registry must not go through the hooked mmap. */
@@ -84,6 +86,18 @@ int crs_reg_ready(void)
 	return __atomic_load_n(&reg_ready, __ATOMIC_ACQUIRE);
 }
 
+void crs_reg_hold(void)
+{
+	if (reg_ready)
+		pthread_mutex_lock(&reg_lock);
+}
+
+void crs_reg_release(void)
+{
+	if (reg_ready)
+		pthread_mutex_unlock(&reg_lock);
+}
+
 void crs_reg_atfork_prepare(void)
 {
 	pthread_mutex_lock(&reg_lock);
@@ -96,7 +110,11 @@ void crs_reg_atfork_parent(void)
 
 void crs_reg_atfork_child(void)
 {
-	pthread_mutex_unlock(&reg_lock);
+	/* The forking thread may hold it recursively (fork from inside a
+	 * hold); in the child nobody else can: start afresh. */
+	pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+	memcpy(&reg_lock, &fresh, sizeof(fresh));
 }
 
 #define LOCKED_OR(ret)                          \

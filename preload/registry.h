@@ -103,6 +103,15 @@ int crs_reg_init(size_t max_objects, size_t max_mappings, size_t max_fds);
 void crs_reg_destroy(void);
 int crs_reg_ready(void);
 
+/*
+ * Hold the registry across a system call and its recording, so that what
+ * another thread records (a new mapping at an address this call frees, a
+ * fork copying the registry) is ordered after this call's update.  The
+ * kernel serialises munmap/mremap/mmap on the address space anyway.
+ */
+void crs_reg_hold(void);
+void crs_reg_release(void);
+
 /* Fork handlers: hold the lock across fork so the child gets a consistent copy. */
 void crs_reg_atfork_prepare(void);
 void crs_reg_atfork_parent(void);

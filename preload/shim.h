@@ -46,6 +46,7 @@ struct crs_config {
 	int disabled;	      /* CRSHIM_DISABLE=1 or AT_SECURE */
 	int log_level;	      /* CRSHIM_LOG */
 	char log_file[512];   /* CRSHIM_LOG_FILE, %p expanded; "" = stderr */
+	char log_tmpl[512];   /* CRSHIM_LOG_FILE as given (re-expanded after fork) */
 	int backtrace;	      /* CRSHIM_BACKTRACE=1 */
 	unsigned hooks;	      /* CRSHIM_HOOKS, CRS_HOOK_* mask */
 	struct crs_scratch_dir scratch[CRS_MAX_SCRATCH_DIRS]; /* CRSHIM_SCRATCH */
@@ -87,6 +88,8 @@ void crs_guard_leave(void);
 
 /* ---- logging (log.c): write(2) only, safe in hooks ---- */
 void crs_log_open(void);
+/* In a fork child: a CRSHIM_LOG_FILE with %p names the child's own file. */
+void crs_log_after_fork(void);
 void crs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log a message only the first time this `once` flag is seen. */
 void crs_log_once(int *once, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -121,6 +124,8 @@ void *crs_resolve(const char *name, const char *version);
 #define CRS_BT_SKIP 3
 /* Capture up to max return addresses of the caller (libunwind); 0 if off. */
 int crs_backtrace(uintptr_t *ips, int max);
+/* 1 while this thread is inside crs_backtrace (libunwind's own calls). */
+int crs_in_backtrace(void);
 /* Describe one address as "lib+0xoff (sym+0xoff)" into out. */
 void crs_backtrace_describe(uintptr_t ip, char *out, size_t outlen);
 
@@ -149,6 +154,13 @@ int crs_abspath(int dirfd, const char *path, char *out, size_t outlen);
 void crs_control_start(void);	/* bind RUNDIR/PID.sock, start the thread */
 void crs_control_after_fork_child(void);
 void crs_control_stop(void);
+/* Credential changes (hooks/creds.c): stop the control thread; the next
+ * hooked call starts it again (crs_control_maybe_restart, from crs_active). */
+void crs_control_pause(void);
+/* Move an fd of the shim's own far above the program's numbers. */
+int crs_move_fd_high(int fd);
+void crs_control_maybe_restart(void);
+int crs_creds_changing(void);
 /* State shared with later layers (prepare/resume). */
 enum crs_phase { CRS_PHASE_RUNNING = 0, CRS_PHASE_PREPARED = 1 };
 int crs_control_phase(void);

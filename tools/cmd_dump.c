@@ -16,6 +16,7 @@
 #include "convert.h"
 #include "coord.h"
 #include "fifos.h"
+#include "freeze_watch.h"
 #include "criu_run.h"
 #include "dump_util.h"
 #include "manifest.h"
@@ -31,6 +32,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,13 +345,43 @@ static int save_pools(struct dump_ctx *c)
 	return 0;
 }
 
-/* Wait for every CRIU run to reach its post-dump barrier (or fail), save
- * the pools with all of them frozen, answer the hooks, reap the runs. */
+static void *save_pools_thread(void *arg)
+{
+	struct dump_ctx *c = arg;
+
+	return (void *)(intptr_t)(save_pools(c) == 0);
+}
+
+/* Start saving the pools as soon as every dumped thread is frozen. */
+static void maybe_start_copy(struct dump_ctx *c, struct freeze_watch *fw, pthread_t *th, int *started)
+{
+	pid_t tracers[64];
+	int n = 0;
+
+	for (int r = 0; r < c->nruns && n < 64; r++)
+		if (c->runs[r].criu)
+			tracers[n++] = c->runs[r].criu;
+	if (n == c->nruns && freeze_watch_all_frozen(fw, tracers, n) &&
+	    pthread_create(th, NULL, save_pools_thread, c) == 0)
+		*started = 1;
+}
+
+/*
+ * Wait for every CRIU run to reach its post-dump barrier (or fail).  The
+ * pools are saved while all dumped threads are frozen: from the moment
+ * CRIU froze the last of them (in parallel with CRIU writing its images),
+ * or at the barrier at the latest.  Then the hooks are answered (ok, or
+ * fail so that CRIU resumes its tasks) and the runs reaped.
+ */
 static int run_barrier(struct dump_ctx *c, int lfd)
 {
 	double deadline = dump_now() + c->timeout_s;
-	int arrived = 0, failed = 0, answered = 0, running = c->nruns;
+	int arrived = 0, failed = 0, answered = 0, running = c->nruns, copying = 0;
+	struct freeze_watch fw;
+	pthread_t copier;
 
+	if (freeze_watch_init(&fw, c->procs, c->nprocs) < 0)
+		failed = 1;
 	for (int r = 0; r < c->nruns; r++)
 		if (!c->runs[r].criu) {
 			failed = 1;
@@ -358,7 +390,7 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 	while (running > 0) {
 		struct pollfd pf = { .fd = lfd, .events = POLLIN };
 
-		if (poll(&pf, 1, 20) > 0) {
+		if (poll(&pf, 1, copying || answered ? 20 : 2) > 0) {
 			char action[64];
 			long id;
 			int fd = coord_accept(lfd, action, sizeof(action), &id);
@@ -373,6 +405,8 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 			if (fd >= 0)
 				coord_answer(fd, 0);
 		}
+		if (!failed && !copying && !answered)
+			maybe_start_copy(c, &fw, &copier, &copying);
 		for (int r = 0; r < c->nruns; r++) {
 			struct drun *run = &c->runs[r];
 			int st;
@@ -391,8 +425,17 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 			failed = 1;
 		}
 		if (!answered && (failed || arrived == c->nruns)) {
-			int ok = !failed && save_pools(c) == 0;
+			int ok;
 
+			if (copying) {
+				void *res = NULL;
+
+				pthread_join(copier, &res);
+				copying = 0;
+				ok = !failed && res;
+			} else {
+				ok = !failed && save_pools(c) == 0;
+			}
 			if (!ok)
 				failed = 1;
 			for (int r = 0; r < c->nruns; r++)
@@ -403,6 +446,9 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 			answered = 1;
 		}
 	}
+	if (copying)
+		pthread_join(copier, NULL);
+	freeze_watch_free(&fw);
 	return failed ? -1 : 0;
 }
 

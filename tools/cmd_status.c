@@ -8,6 +8,7 @@
 #include "paths.h"
 #include "proc.h"
 #include "status_view.h"
+#include "symbolize.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -131,6 +132,7 @@ int cmd_status(int argc, char **argv)
 			continue;
 		}
 		status_crosscheck(pids[i], rec);
+		symbolize_record(pids[i], rec);
 		if (json)
 			json_array_append(out, rec);
 		else

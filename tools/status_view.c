@@ -21,21 +21,21 @@ static uintptr_t hexval(json_t *v)
 
 /* Is [start, end) covered by /proc mappings of the same inode?  (mprotect
  * may split one recorded mapping into several /proc lines.) */
-static int covered(const struct proc_map *m, int n, uintptr_t start, uintptr_t end)
+static int covered(const struct proc_map *m, int n, uintptr_t start, uintptr_t end, uint64_t ino)
 {
 	uintptr_t at = start;
-	uint64_t ino = 0;
 
 	for (int i = 0; i < n && at < end; i++) {
 		if (m[i].end <= at || m[i].start > at)
 			continue;
 		if (ino && m[i].ino != ino)
-			return 0;
-		ino = m[i].ino;
+			return 0; /* something else is mapped there now */
 		at = m[i].end;
 	}
 	return at >= end;
 }
+
+static json_t *object_by_id(json_t *objects, json_int_t id);
 
 static int recorded_range(json_t *maps, uintptr_t start, uintptr_t end)
 {
@@ -89,8 +89,10 @@ void status_crosscheck(pid_t pid, json_t *rec)
 
 	json_array_foreach(rmaps, i, m) {
 		uintptr_t s = hexval(json_object_get(m, "start")), e = hexval(json_object_get(m, "end"));
+		json_t *obj = object_by_id(objects, json_integer_value(json_object_get(m, "object")));
+		uint64_t ino = (uint64_t)json_integer_value(json_object_get(obj, "ino"));
 
-		json_object_set_new(m, "verified", json_boolean(nmaps > 0 && covered(maps, nmaps, s, e)));
+		json_object_set_new(m, "verified", json_boolean(nmaps > 0 && covered(maps, nmaps, s, e, ino)));
 	}
 	json_array_foreach(objects, i, o) {
 		json_t *fdl = json_object_get(o, "fds"), *f;
