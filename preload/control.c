@@ -270,7 +270,6 @@ static void on_prepare(struct crs_jsonw *w, const char *arg, int fd)
 			answer_error(w, err);
 			return;
 		}
-		crs_outputs_prepare();
 		crs_reopen_prepare();
 		crs_api_prepare();
 	}
@@ -285,7 +284,6 @@ static void on_resume(struct crs_jsonw *w, const char *arg, int fd)
 
 	if (crs_control_phase() == CRS_PHASE_PREPARED && crs_verbs_resume(0, err, sizeof(err)) < 0)
 		crs_error("resume: %s", err);
-	crs_outputs_resume();
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
 	resumes++;
 	answer_ping(w);
@@ -298,7 +296,6 @@ static void on_restored(struct crs_jsonw *w, const char *arg, int fd)
 	refresh_identities();
 	if (crs_verbs_resume(1, err, sizeof(err)) < 0)
 		crs_error("restore: %s", err);
-	crs_outputs_resume();
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
 	restores++;
 	answer_ping(w);

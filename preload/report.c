@@ -185,7 +185,6 @@ int crs_report_write(struct crs_jsonw *w)
 	for (uint32_t i = 0; i < s.nmappings; i++)
 		write_mapping(w, &s.mappings[i]);
 	crs_jsonw_arr_end(w);
-	crs_outputs_report(w);
 	crs_verbs_report(w);
 	write_stats(w, &s.stats);
 	return 0;

@@ -176,16 +176,6 @@ void crs_api_prepare(void);
 void crs_api_marks_report(struct crs_jsonw *w);
 const char *crs_policy_name(int policy);
 
-/* ---- outputs (outputs.c) ---- */
-struct crs_jsonw;
-/* PREPARE: write-only regular files written at their end are switched to
- * O_APPEND, so a restore continues at the end of whatever the file holds
- * then; reported as "outputs" in the record. */
-void crs_outputs_prepare(void);
-/* RESUME / RESTORED: back to the program's own flags, at the file's end. */
-void crs_outputs_resume(void);
-void crs_outputs_report(struct crs_jsonw *w);
-
 /* ---- the verbs layer (preload/verbs_*.c, hooks/verbs.c) ---- */
 /*
  * Called by the control endpoint; weak defaults in control.c do nothing

@@ -16,6 +16,8 @@
 #include "convert.h"
 #include "coord.h"
 #include "fifos.h"
+#include "outputs.h"
+#include "tcp_ports.h"
 #include "freeze_watch.h"
 #include "criu_run.h"
 #include "dump_util.h"
@@ -53,6 +55,8 @@ struct dump_ctx {
 	struct pool_set pools;
 	struct scratch_set scratch;
 	json_t *fifos;		/* named FIFOs held, read before CRIU runs */
+	json_t *outputs;	/* files appended to (outputs.h) */
+	json_t *tcp_ports;	/* ports the processes listen on */
 	double pools_seconds;
 };
 
@@ -258,6 +262,17 @@ static void drop_scratch_from_pools(struct dump_ctx *c)
 	c->pools.n = out;
 }
 
+/* Outputs are what is neither a pool nor a scratch file. */
+static int pool_or_scratch(uint64_t dev, uint64_t ino, void *arg)
+{
+	struct dump_ctx *c = arg;
+
+	for (int i = 0; i < c->pools.n; i++)
+		if (c->pools.v[i].dev == dev && c->pools.v[i].ino == ino)
+			return 1;
+	return scratch_has(&c->scratch, dev, ino);
+}
+
 static int write_configs(struct dump_ctx *c)
 {
 	char hook[PATH_MAX + 16], exe[PATH_MAX], err[512];
@@ -286,7 +301,7 @@ static int write_configs(struct dump_ctx *c)
 			return -1;
 		}
 		snprintf(conf, sizeof(conf), "%s/criu.conf", run->images);
-		if (dump_write_criu_config(conf, c->procs, c->nprocs, r, &c->pools, &c->scratch, hook,
+		if (dump_write_criu_config(conf, c->procs, c->nprocs, r, &c->pools, &c->scratch, c->outputs, hook,
 					   c->leave_running, err, sizeof(err)) < 0) {
 			fprintf(stderr, "crshim dump: %s\n", err);
 			return -1;
@@ -415,6 +430,8 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 				continue;
 			run->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			run->seconds = dump_now() - run->seconds;
+			if (run->status != 0)
+				criu_reap_group(run->criu);
 			run->criu = 0;
 			running--;
 			if (run->status != 0 || !run->arrived)
@@ -470,11 +487,12 @@ static int finish_manifest(struct dump_ctx *c)
 {
 	char err[512];
 	json_t *m = dump_build_manifest(c->dir, c->criu, c->tree, c->leave_running, c->procs, c->nprocs,
-					c->runs, c->nruns, &c->pools, &c->scratch, c->fifos);
+					c->runs, c->nruns, &c->pools, &c->scratch, c->fifos, c->outputs);
 	int r;
 
 	if (!m)
 		return -1;
+	json_object_set(m, "tcp_listen_ports", c->tcp_ports);
 	r = manifest_write(c->dir, m, err, sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "crshim dump: %s\n", err);
@@ -580,9 +598,11 @@ int cmd_dump(int argc, char **argv)
 	if (scratch_discover(c.procs, c.nprocs, &c.scratch) < 0)
 		goto out;
 	drop_scratch_from_pools(&c);
+	c.outputs = outputs_discover(c.procs, c.nprocs, pool_or_scratch, &c);
 	if (take_out_memfds(&c) < 0 || dump_refuse_sysv(c.procs, c.nprocs) < 0 || write_configs(&c) < 0)
 		goto out;
 	c.fifos = fifos_collect(c.procs, c.nprocs);
+	c.tcp_ports = tcp_listen_ports(c.procs, c.nprocs);
 	lfd = coord_listen(coord, sizeof(coord));
 	if (lfd < 0) {
 		fprintf(stderr, "crshim dump: cannot open the coordination socket: %s\n", strerror(errno));
@@ -615,5 +635,7 @@ out:
 	pools_free(&c.pools);
 	scratch_free(&c.scratch);
 	json_decref(c.fifos);
+	json_decref(c.outputs);
+	json_decref(c.tcp_ports);
 	return rc;
 }

@@ -17,6 +17,8 @@
 #include "control_client.h"
 #include "criu_run.h"
 #include "fifos.h"
+#include "outputs.h"
+#include "tcp_ports.h"
 #include "dump_util.h"
 #include "manifest.h"
 #include "paths.h"
@@ -46,6 +48,8 @@ struct rctx {
 	int npools;
 	int *scratch_fds;	/* one per manifest scratch entry */
 	int nscratch;
+	int *output_fds;	/* one per manifest output */
+	int noutputs;
 };
 
 static void usage(FILE *f)
@@ -176,6 +180,29 @@ static int prepare_scratch(struct rctx *c)
 	return 0;
 }
 
+static int prepare_outputs(struct rctx *c)
+{
+	json_t *list = json_object_get(c->m, "outputs"), *e;
+	size_t i;
+
+	c->noutputs = (int)json_array_size(list);
+	c->output_fds = calloc((size_t)c->noutputs + 1, sizeof(int));
+	if (!c->output_fds)
+		return -1;
+	for (i = 0; i < (size_t)c->noutputs; i++)
+		c->output_fds[i] = -1;
+	json_array_foreach(list, i, e) {
+		char err[4400];
+
+		c->output_fds[i] = output_prepare(e, err, sizeof(err));
+		if (c->output_fds[i] < 0) {
+			fprintf(stderr, "crshim restore: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Undo named pools after a failed restore (unnamed ones vanish with their fd). */
 static void remove_named_pools(struct rctx *c)
 {
@@ -267,6 +294,18 @@ static int restore_one(struct rctx *c, json_t *dump)
 		argv[argc++] = owned[nowned++];
 		keep[nkeep++] = c->pool_fds[i];
 	}
+	/* Outputs: a dup of our append-mode fd, like pools (no size check). */
+	json_array_foreach(json_object_get(c->m, "outputs"), i, p) {
+		const char *ext = json_string_value(json_object_get(p, "external"));
+
+		if (!dump_holds(dump, p) || nowned >= 255 || !ext || !ext[0])
+			continue;
+		if (asprintf(&owned[nowned], "fd[%d]:%s", c->output_fds[i], ext + 1) < 0)
+			return -1;
+		argv[argc++] = "--inherit-fd";
+		argv[argc++] = owned[nowned++];
+		keep[nkeep++] = c->output_fds[i];
+	}
 	json_array_foreach(json_object_get(c->m, "scratch"), i, p) {
 		if (!dump_holds(dump, p) || nowned >= 255)
 			continue;
@@ -282,6 +321,8 @@ static int restore_one(struct rctx *c, json_t *dump)
 		criu_print_cmdline(stdout, c->criu, argv);
 	pid = criu_spawn(c->criu, argv, NULL, out, keep, nkeep);
 	st = pid < 0 ? 127 : criu_wait(pid);
+	if (st != 0 && pid > 0)
+		criu_reap_group(pid);
 	for (int k = 0; k < nowned; k++)
 		free(owned[k]);
 	return st;
@@ -330,6 +371,8 @@ static void reaper(struct rctx *c, int report)
 		close(c->pool_fds[i]);
 	for (i = 0; i < (size_t)c->nscratch; i++)
 		close(c->scratch_fds[i]);
+	for (i = 0; i < (size_t)c->noutputs; i++)
+		close(c->output_fds[i]);
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
@@ -487,11 +530,12 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (check_kept(&c) < 0 || wait_pids_free(&c) < 0)
 		goto out;
+	tcp_clear_time_wait(json_object_get(c.m, "tcp_listen_ports"), crshim_verbose);
 	if (fifos_recreate(json_object_get(c.m, "fifos"), err, sizeof(err)) < 0) {
 		fprintf(stderr, "crshim restore: %s\n", err);
 		goto out;
 	}
-	if (recreate_pools(&c) < 0 || prepare_scratch(&c) < 0) {
+	if (recreate_pools(&c) < 0 || prepare_scratch(&c) < 0 || prepare_outputs(&c) < 0) {
 		remove_named_pools(&c);
 		goto out;
 	}
@@ -507,8 +551,12 @@ out:
 	for (int i = 0; i < c.nscratch; i++)
 		if (c.scratch_fds[i] >= 0)
 			close(c.scratch_fds[i]);
+	for (int i = 0; i < c.noutputs; i++)
+		if (c.output_fds[i] >= 0)
+			close(c.output_fds[i]);
 	free(c.pool_fds);
 	free(c.scratch_fds);
+	free(c.output_fds);
 	json_decref(c.m);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +36,9 @@ pid_t criu_spawn(const char *criu_path, char *const argv[], char *const env[], c
 	pid = fork();
 	if (pid != 0)
 		return pid;
-	/* child */
+	/* child: its own process group, so that whatever a failed or killed
+	 * CRIU leaves behind can be found and ended (criu_reap_group) */
+	setpgid(0, 0);
 	if (out_path) {
 		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
@@ -125,4 +128,11 @@ void criu_print_cmdline(FILE *f, const char *criu_path, char *const argv[])
 	for (int i = 1; argv[i]; i++)
 		fprintf(f, " %s", argv[i]);
 	fputc('\n', f);
+}
+
+void criu_reap_group(pid_t pid)
+{
+	/* CRIU's helpers outlive a killed CRIU; none of the dumped or restored
+	 * tasks is in its process group. */
+	kill(-pid, SIGKILL);
 }

@@ -13,6 +13,8 @@ pid_t criu_spawn(const char *criu_path, char *const argv[], char *const env[], c
 /* Wait for a criu started by criu_spawn; returns its exit status (128+sig
  * when killed). */
 int criu_wait(pid_t pid);
+/* End what is left of a CRIU run's process group after it failed. */
+void criu_reap_group(pid_t pid);
 /* Print the lines of a CRIU log that explain a failure ("Error", and the
  * last lines), indented, at most max lines, to f. */
 void criu_log_excerpt(FILE *f, const char *log_path, int max);

@@ -136,10 +136,10 @@ static int run_holds_scratch(const struct dproc *procs, int nprocs, int run, con
 }
 
 int dump_write_criu_config(const char *path, const struct dproc *procs, int nprocs, int run,
-			   const struct pool_set *pools, const struct scratch_set *scratch, const char *hook,
-			   int leave_running, char *err, size_t errlen)
+			   const struct pool_set *pools, const struct scratch_set *scratch, json_t *outputs,
+			   const char *hook, int leave_running, char *err, size_t errlen)
 {
-	size_t cap = 4096 + (size_t)(pools->n + scratch->n) * 4300, len = 0;
+	size_t cap = 4096 + (size_t)(pools->n + scratch->n + (int)json_array_size(outputs)) * 4300, len = 0;
 	char *text = malloc(cap);
 	int r;
 
@@ -180,6 +180,23 @@ int dump_write_criu_config(const char *path, const struct dproc *procs, int npro
 		ADD("# %s %s%s, policy %s\nexternal %s\n", scratch->v[i].id, scratch->v[i].path,
 		    scratch->v[i].unlinked ? " (unlinked)" : "", scratch_policy_name(scratch->v[i].policy), key);
 	}
+	ADD("# outputs: handed back opened for appending, whatever they hold by then\n");
+	{
+		size_t i, k;
+		json_t *o, *h;
+
+		json_array_foreach(outputs, i, o) {
+			int mine = 0;
+
+			json_array_foreach(json_object_get(o, "holders"), k, h)
+				for (int p = 0; p < nprocs; p++)
+					mine |= procs[p].dump == run &&
+						procs[p].pid == json_integer_value(json_object_get(h, "pid"));
+			if (mine)
+				ADD("# %s\nexternal %s\n", json_string_value(json_object_get(o, "path")),
+				    json_string_value(json_object_get(o, "external")));
+		}
+	}
 #undef ADD
 	r = write_file_atomic(path, text, err, errlen);
 	free(text);
@@ -197,10 +214,11 @@ static void utc_now(char *out, size_t len)
 
 json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int leave_running,
 			    const struct dproc *procs, int nprocs, const struct drun *runs, int nruns,
-			    const struct pool_set *pools, const struct scratch_set *scratch, json_t *fifos)
+			    const struct pool_set *pools, const struct scratch_set *scratch, json_t *fifos,
+			    json_t *outputs)
 {
 	json_t *m, *dumps = json_array(), *jprocs = json_array(), *jpools = json_array(),
-		*jscratch = json_array(), *jouts = json_array();
+		*jscratch = json_array();
 	char when[32], version[64];
 	struct utsname u;
 
@@ -236,22 +254,11 @@ json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int lea
 		json_array_append_new(jpools, pool_to_json(&pools->v[i]));
 	for (int i = 0; i < scratch->n; i++)
 		json_array_append_new(jscratch, scratch_to_json(&scratch->v[i]));
-	for (int i = 0; i < nprocs; i++) {
-		size_t k;
-		json_t *o;
-
-		json_array_foreach(json_object_get(procs[i].record, "outputs"), k, o) {
-			json_t *c = json_deep_copy(o);
-
-			json_object_set_new(c, "pid", json_integer(procs[i].pid));
-			json_array_append_new(jouts, c);
-		}
-	}
 	m = json_pack("{s:s,s:i,s:b,s:s,s:s,s:{s:s,s:s},s:b,s:b,s:o,s:o,s:o,s:o,s:o}", "format",
 		      CRSHIM_MANIFEST_FORMAT, "version", CRSHIM_MANIFEST_VERSION, "complete", 1, "created", when,
 		      "host", u.nodename, "criu", "path", criu, "version", version, "tree", tree, "leave_running",
 		      leave_running, "dumps", dumps, "processes", jprocs, "pools", jpools, "scratch", jscratch,
-		      "outputs", jouts);
+		      "outputs", json_incref(outputs));
 	json_object_set(m, "fifos", fifos);
 	return m;
 }

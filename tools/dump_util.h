@@ -38,11 +38,12 @@ int dump_make_dir(const char *dir, char *err, size_t errlen);
 /* The CRIU configuration of run `run`: options, external pools, hook. */
 struct scratch_set;
 int dump_write_criu_config(const char *path, const struct dproc *procs, int nprocs, int run,
-			   const struct pool_set *pools, const struct scratch_set *scratch, const char *hook,
-			   int leave_running, char *err, size_t errlen);
+			   const struct pool_set *pools, const struct scratch_set *scratch, json_t *outputs,
+			   const char *hook, int leave_running, char *err, size_t errlen);
 json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int leave_running,
 			    const struct dproc *procs, int nprocs, const struct drun *runs, int nruns,
-			    const struct pool_set *pools, const struct scratch_set *scratch, json_t *fifos);
+			    const struct pool_set *pools, const struct scratch_set *scratch, json_t *fifos,
+			    json_t *outputs);
 /* SysV segments attached by a dumped process: refuse with a message. */
 int dump_refuse_sysv(const struct dproc *procs, int nprocs);
 void dump_remove_pool_copies(const char *dir);

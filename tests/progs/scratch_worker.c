@@ -76,6 +76,7 @@ static void fill(struct sfile *f)
 
 static void make(struct sfile *f, const char *dir, const char *name, off_t size, off_t written, int unlink_it)
 {
+	memset(f, 0, sizeof(*f));
 	snprintf(f->path, sizeof(f->path), "%s/%s", dir, name);
 	f->fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC, 0640);
 	if (f->fd < 0)
