@@ -75,9 +75,27 @@
  *       data      "pools/pool-N.img" (sparse where the original was)
  *       data_bytes allocated bytes of the copy
  *       holders   [ { pid, fds: [N], mappings: [{start, end, offset, prot}] } ]
+ *                 At restore CRIU gets the recreated file under the
+ *                 inherit key "ile[MNTID:INODE]" (the external name minus
+ *                 its first character, as CRIU looks names up), which
+ *                 hands every holder a dup of one open file.
+ *   scratch       [ entry ]  scratch files (CRSHIM_SCRATCH, crshim_mark_scratch):
+ *       id        "scratch-N"
+ *       path, unlinked, dev, ino, mnt_id, external, size, mode, uid, gid,
+ *       holders   as for pools (size is read while frozen)
+ *       policy    "drop" | "keep" | "save"
+ *       keep_downgraded_to_save  an unlinked file cannot be kept: saved
+ *       data, data_bytes  "scratch/scratch-N.img" (save only)
+ *   outputs       [ { id, path, dev, ino, mnt_id, external, mode,
+ *                     size_at_dump, holders: [{pid, fds}] } ]
+ *                 regular files open write-only and written at their end;
+ *                 restored opened O_WRONLY|O_APPEND (see tools/outputs.h)
+ *   fifos         [ { path, mode, uid, gid } ]  named FIFOs held open;
+ *                 made again at restore when missing
+ *   tcp_listen_ports [ port ]  TCP ports the processes listen on
  *
- * DIR layout: manifest.json, pools/, dumps/PID/ (CRIU images, criu.conf,
- * dump.log, restore.log), crshim.log.
+ * DIR layout: manifest.json, pools/, scratch/, dumps/PID/ (CRIU images,
+ * criu.conf, dump.log, criu.out, restore.log, criu-restore.out), hook.sh.
  */
 #ifndef CRSHIM_MANIFEST_H
 #define CRSHIM_MANIFEST_H

@@ -3,7 +3,8 @@
  * message around the ring (MPI_Sendrecv), then MPI_Allreduce's a running
  * checksum.  Prints the final checksum (identical for an uninterrupted run
  * and a checkpointed/restored one) and "progress I" lines as it goes.
- *   ring ITERS INTERVAL_MS [MSG_KIB]
+ *   ring ITERS INTERVAL_MS [MSG_KIB [PRIVATE_MIB]]
+ * PRIVATE_MIB: memory each rank fills and keeps (for checkpoint sizes).
  */
 #include <mpi.h>
 #include <stdint.h>
@@ -21,6 +22,13 @@ int main(int argc, char **argv)
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	if (argc > 4) {
+		size_t priv = (size_t)atoi(argv[4]) << 20;
+		unsigned char *p = malloc(priv);
+
+		for (size_t k = 0; p && k < priv; k += 4096)
+			p[k] = (unsigned char)(k >> 12) | 1;
+	}
 	out = malloc(n * sizeof(*out));
 	in = malloc(n * sizeof(*in));
 	for (int it = 1; it <= iters; it++) {

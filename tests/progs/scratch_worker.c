@@ -139,7 +139,8 @@ int main(int argc, char **argv)
 	none = !strcmp(argv[1], "none");
 	if (!none) {
 		snprintf(d, sizeof(d), "%s/drop", argv[1]);
-		make(&big, d, "big", big_mb * MB, written_mb * MB, 0);
+		/* SCRATCH_UNLINK_BIG=1: the big file is deleted while open too */
+		make(&big, d, "big", big_mb * MB, written_mb * MB, getenv("SCRATCH_UNLINK_BIG") != NULL);
 		make(&tmp, d, "tmp", 16 * MB, 16 * MB, 1);
 		snprintf(d, sizeof(d), "%s/keep", argv[1]);
 		make(&keep, d, "k.dat", 8 * MB, 8 * MB, 0);
