@@ -77,16 +77,35 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+struct signal_state {
+	pid_t self, pid;
+	int want, skipped;
+};
+
+/* Send the park signal to one thread (not ourselves, not one that blocks it). */
+static void signal_thread(const char *name, int dirfd, void *arg)
+{
+	struct signal_state *st = arg;
+	pid_t tid = (pid_t)atoi(name);
+
+	(void)dirfd;
+	if (tid <= 0 || tid == st->self)
+		return;
+	if (blocks_signal(name, CRS_PARK_SIGNAL)) {
+		st->skipped++;
+		return;
+	}
+	if (syscall(SYS_tgkill, st->pid, tid, CRS_PARK_SIGNAL) == 0)
+		st->want++;
+}
+
 int crs_park_all(int timeout_ms, int *skipped)
 {
 	struct sigaction sa;
-	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
-	char buf[4096];
-	int fd, want = 0, sig = CRS_PARK_SIGNAL;
+	struct signal_state st = { (pid_t)syscall(SYS_gettid), getpid(), 0, 0 };
+	int sig = CRS_PARK_SIGNAL;
 	long deadline;
-	long n;
 
-	*skipped = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = park_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -95,42 +114,18 @@ int crs_park_all(int timeout_ms, int *skipped)
 		return -1;
 	installed = 1;
 	__atomic_store_n(&park_flag, 1, __ATOMIC_RELEASE);
-	/* getdents on /proc/self/task: no opendir (it allocates). */
-	fd = (int)syscall(SYS_open, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (crs_for_each_entry("/proc/self/task", signal_thread, &st) < 0)
 		goto fail;
-	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct {
-				unsigned long long ino;
-				long long off;
-				unsigned short reclen;
-				unsigned char type;
-				char name[];
-			} *d = (void *)(buf + off);
-			pid_t tid = (pid_t)atoi(d->name);
-
-			off += d->reclen;
-			if (tid <= 0 || tid == self)
-				continue;
-			if (blocks_signal(d->name, sig)) {
-				(*skipped)++;
-				continue;
-			}
-			if (syscall(SYS_tgkill, pid, tid, sig) == 0)
-				want++;
-		}
-	}
-	syscall(SYS_close, fd);
 	deadline = now_ms() + timeout_ms;
-	while (__atomic_load_n(&parked, __ATOMIC_SEQ_CST) < want) {
+	*skipped = st.skipped;
+	while (__atomic_load_n(&parked, __ATOMIC_SEQ_CST) < st.want) {
 		struct timespec ts = { 0, 1000 * 1000 };
 
 		if (now_ms() > deadline)
 			goto fail;
 		nanosleep(&ts, NULL);
 	}
-	return want;
+	return st.want;
 fail:
 	crs_unpark_all();
 	return -1;

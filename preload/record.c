@@ -88,6 +88,17 @@ static int strip_deleted(char *path)
 	return 0;
 }
 
+/* A full table is counted by the registry and said once here. */
+static int full_said;
+
+static uint32_t said_if_full(uint32_t obj)
+{
+	if (obj == CRS_NO_OBJECT)
+		crs_log_once(&full_said, CRS_LOG_WARN,
+			     "registry full: resources are no longer recorded (see 'dropped' in crshim status)");
+	return obj;
+}
+
 static uint32_t object_for_stat(uint16_t kind, const struct stat *st, const char *path,
 				uint64_t size)
 {
@@ -95,7 +106,7 @@ static uint32_t object_for_stat(uint16_t kind, const struct stat *st, const char
 	uintptr_t bt[CRS_BT_DEPTH];
 	int nbt = crs_backtrace(bt, CRS_BT_DEPTH);
 
-	return crs_reg_object_get(&key, path, size, st->st_mode, bt, nbt);
+	return said_if_full(crs_reg_object_get(&key, path, size, st->st_mode, bt, nbt));
 }
 
 struct flag_arg {
@@ -268,7 +279,7 @@ void crs_record_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 		uintptr_t bt[CRS_BT_DEPTH];
 		int nbt = crs_backtrace(bt, CRS_BT_DEPTH);
 
-		obj = crs_reg_object_get(&key, "", len, 0, bt, nbt);
+		obj = said_if_full(crs_reg_object_get(&key, "", len, 0, bt, nbt));
 	} else {
 		struct stat st;
 
@@ -290,7 +301,8 @@ void crs_record_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 	if (obj == CRS_NO_OBJECT)
 		return;
 	set_flags(obj, CRS_OF_SHARED_MAP, 0, 0);
-	crs_reg_map_add((uintptr_t)addr, len, (uint64_t)off, prot, flags, obj);
+	if (crs_reg_map_add((uintptr_t)addr, len, (uint64_t)off, prot, flags, obj) < 0)
+		said_if_full(CRS_NO_OBJECT);
 }
 
 void crs_record_munmap(void *addr, size_t len)

@@ -51,29 +51,16 @@ static void reopen_one(int fd)
 	syscall(SYS_close, nfd);
 }
 
+static void reopen_entry(const char *name, int dirfd, void *arg)
+{
+	int fd = atoi(name);
+
+	(void)arg;
+	if (fd != dirfd)
+		reopen_one(fd);
+}
+
 void crs_reopen_prepare(void)
 {
-	char buf[4096];
-	long n;
-	int dfd = (int)syscall(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dfd < 0)
-		return;
-	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct {
-				unsigned long long ino;
-				long long off;
-				unsigned short reclen;
-				unsigned char type;
-				char name[];
-			} *d = (void *)(buf + off);
-			int fd = atoi(d->name);
-
-			off += d->reclen;
-			if (d->name[0] >= '0' && d->name[0] <= '9' && fd != dfd)
-				reopen_one(fd);
-		}
-	}
-	syscall(SYS_close, dfd);
+	crs_for_each_entry("/proc/self/fd", reopen_entry, NULL);
 }

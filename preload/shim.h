@@ -193,6 +193,11 @@ void crs_verbs_report(struct crs_jsonw *w);
  * (returns 1 if it answered). */
 int crs_verbs_request(struct crs_jsonw *w, const char *req, int fd);
 
+/* ---- dirwalk.c ---- */
+/* Call fn for every numeric entry of dir (/proc/self/fd, /proc/self/task);
+ * dirfd is the listing's own fd (skip it when walking fds). */
+int crs_for_each_entry(const char *dir, void (*fn)(const char *name, int dirfd, void *arg), void *arg);
+
 /* ---- reopen.c ---- */
 /* PREPARE: fds opened with O_NOFOLLOW on tmpfs or unlinked files get a new
  * description without it (CRIU reopens inherited fds through /proc). */

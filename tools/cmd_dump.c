@@ -13,6 +13,7 @@
  */
 #include "commands.h"
 #include "control_client.h"
+#include "consistency.h"
 #include "convert.h"
 #include "coord.h"
 #include "fifos.h"
@@ -47,7 +48,7 @@
 struct dump_ctx {
 	const char *dir;
 	char criu[PATH_MAX];
-	int tree, leave_running, timeout_s;
+	int tree, leave_running, timeout_s, allow_partial;
 	struct dproc *procs;
 	int nprocs;
 	struct drun *runs;
@@ -62,9 +63,10 @@ struct dump_ctx {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: crshim [-v] dump -D DIR [--tree] [--leave-running] [--timeout SEC] PID...\n"
+	fprintf(f, "usage: crshim [-v] dump -D DIR [--tree] [--leave-running] [--timeout SEC] [--allow-partial] PID...\n"
 		   "  without --tree each PID is one process (it must have no children)\n"
-		   "  with --tree each PID is the root of a tree dumped in one CRIU run\n");
+		   "  with --tree each PID is the root of a tree dumped in one CRIU run\n"
+		   "  --allow-partial  dump even when a process talks TCP to another host\n");
 }
 
 static int add_proc(struct dump_ctx *c, pid_t pid, int run)
@@ -548,6 +550,7 @@ int cmd_dump(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'D' },   { "tree", no_argument, NULL, 't' },
 		{ "leave-running", no_argument, NULL, 'R' }, { "timeout", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },	   { "help", no_argument, NULL, 'h' },
+		{ "allow-partial", no_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct dump_ctx c = { .timeout_s = 300 };
@@ -563,6 +566,7 @@ int cmd_dump(int argc, char **argv)
 		case 't': c.tree = 1; break;
 		case 'R': c.leave_running = 1; break;
 		case 'T': c.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 300; break;
+		case 'P': c.allow_partial = 1; break;
 		case 'v': crshim_verbose++; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -582,7 +586,8 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "crshim dump: %s\n", err);
 		return 1;
 	}
-	if (prepare_all(&c) < 0 || (moved = convert_segments(c.procs, c.nprocs)) < 0)
+	if (prepare_all(&c) < 0 || consistency_check(c.procs, c.nprocs, c.allow_partial) < 0 ||
+	    (moved = convert_segments(c.procs, c.nprocs)) < 0)
 		goto out;
 	if (moved)
 		refresh_records(&c);

@@ -24,26 +24,6 @@ static int volatile_location(const char *src, const char *path)
 	       !strncmp(path, "/dev/shm/", 9);
 }
 
-/* mnt_id of what src leads to, as CRIU will see it: open it and ask fdinfo. */
-static int mnt_id_of(const char *src)
-{
-	char info[64], line[128];
-	int fd = open(src, O_PATH | O_CLOEXEC), id = -1;
-	FILE *f;
-
-	if (fd < 0)
-		return -1;
-	snprintf(info, sizeof(info), "/proc/self/fdinfo/%d", fd);
-	f = fopen(info, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "mnt_id: %d", &id) == 1)
-			break;
-	if (f)
-		fclose(f);
-	close(fd);
-	return id;
-}
-
 static json_t *record_object(json_t *record, uint64_t dev, uint64_t ino)
 {
 	size_t i;
@@ -108,7 +88,7 @@ static struct pool *pool_for(struct pool_set *set, const char *src, pid_t pid, c
 	p->uid = st.st_uid;
 	p->gid = st.st_gid;
 	p->unlinked = deleted || st.st_nlink == 0;
-	p->mnt_id = mnt_id_of(src);
+	p->mnt_id = proc_link_mnt_id(src);
 	p->src.pid = pid;
 	snprintf(p->src.path, sizeof(p->src.path), "%s", src);
 	snprintf(p->path, sizeof(p->path), "%s", path);

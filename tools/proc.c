@@ -175,3 +175,33 @@ int proc_read_fds(pid_t pid, struct proc_fd **out)
 	*out = v;
 	return (int)n;
 }
+
+int proc_link_mnt_id(const char *link)
+{
+	char info[64], line[128];
+	int fd = open(link, O_PATH | O_CLOEXEC), id = -1;
+	FILE *f;
+
+	if (fd < 0)
+		return -1;
+	snprintf(info, sizeof(info), "/proc/self/fdinfo/%d", fd);
+	f = fopen(info, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	close(fd);
+	return id;
+}
+
+int proc_fds_hold_socket(const struct proc_fd *fds, int nfds, unsigned long ino)
+{
+	char want[48];
+
+	snprintf(want, sizeof(want), "socket:[%lu]", ino);
+	for (int i = 0; i < nfds; i++)
+		if (!strcmp(fds[i].target, want))
+			return 1;
+	return 0;
+}

@@ -36,6 +36,12 @@ int proc_read_fds(pid_t pid, struct proc_fd **out);
 int proc_uid(pid_t pid, uid_t *uid);
 /* 1 if the process exists (including zombies). */
 int proc_exists(pid_t pid);
+/* mnt_id of what a /proc link (fd/N, map_files/S-E) leads to, as CRIU
+ * will see it: opened here and asked through our own fdinfo.  -1 if not. */
+int proc_link_mnt_id(const char *link);
+/* 1 if one of fds is the socket with this inode ("socket:[INO]"). */
+int proc_fds_hold_socket(const struct proc_fd *fds, int nfds, unsigned long ino);
+
 /* Parse one maps line (exposed for the fuzzers and unit tests). */
 int proc_parse_maps_line(const char *line, struct proc_map *m);
 

@@ -68,25 +68,6 @@ static int policy_by_identity(json_t *record, uint64_t dev, uint64_t ino)
 	return 0;
 }
 
-static int mnt_id_of(const char *src)
-{
-	char info[64], line[128];
-	int fd = open(src, O_PATH | O_CLOEXEC), id = -1;
-	FILE *f;
-
-	if (fd < 0)
-		return -1;
-	snprintf(info, sizeof(info), "/proc/self/fdinfo/%d", fd);
-	f = fopen(info, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "mnt_id: %d", &id) == 1)
-			break;
-	if (f)
-		fclose(f);
-	close(fd);
-	return id;
-}
-
 static json_t *holder(struct scratch *s, pid_t pid)
 {
 	size_t i;
@@ -133,7 +114,7 @@ static struct scratch *find_or_add(struct scratch_set *set, const char *src, con
 		s->policy = 3;
 		s->downgraded = 1;
 	}
-	s->mnt_id = mnt_id_of(src);
+	s->mnt_id = proc_link_mnt_id(src);
 	s->holders = json_array();
 	return s;
 }

@@ -21,18 +21,6 @@ static int has(json_t *list, int port)
 	return 0;
 }
 
-/* Socket inodes the process holds. */
-static int holds_inode(const struct proc_fd *fds, int n, unsigned long ino)
-{
-	char want[48];
-
-	snprintf(want, sizeof(want), "socket:[%lu]", ino);
-	for (int i = 0; i < n; i++)
-		if (!strcmp(fds[i].target, want))
-			return 1;
-	return 0;
-}
-
 static void scan_table(pid_t pid, const char *table, const struct proc_fd *fds, int nfds, json_t *ports)
 {
 	char path[64], line[512];
@@ -54,7 +42,7 @@ static void scan_table(pid_t pid, const char *table, const struct proc_fd *fds, 
 		colon = strrchr(local, ':');
 		if (!colon || sscanf(colon + 1, "%x", &port) != 1)
 			continue;
-		if (holds_inode(fds, nfds, ino) && !has(ports, (int)port))
+		if (proc_fds_hold_socket(fds, nfds, ino) && !has(ports, (int)port))
 			json_array_append_new(ports, json_integer(port));
 	}
 	fclose(f);

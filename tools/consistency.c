@@ -1,0 +1,121 @@
+/* Checks that a checkpoint can be consistent (consistency.h). */
+#include "consistency.h"
+
+#include "proc.h"
+#include "ptree.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const launchers[] = { "mpirun", "mpiexec", "orterun", "orted", "prterun", "prted",
+					 "hydra_pmi_proxy", "mpiexec.hydra", "slurmstepd", "srun" };
+
+static int is_launcher(const char *comm)
+{
+	for (size_t i = 0; i < sizeof(launchers) / sizeof(launchers[0]); i++)
+		if (!strcmp(comm, launchers[i]))
+			return 1;
+	return 0;
+}
+
+/* Is this (hex, as in /proc/net/tcp) address one of this host's? */
+static int local_address(const char *hex, int v6)
+{
+	struct ifaddrs *ifa, *i;
+	unsigned char addr[16];
+	int n = v6 ? 16 : 4, found = 0;
+
+	for (int k = 0; k < n; k++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * k, "%2x", &v) != 1)
+			return 1; /* unreadable: do not refuse on it */
+		addr[k] = (unsigned char)v;
+	}
+	/* /proc/net/tcp prints 32-bit words in host order */
+	for (int w = 0; w < n; w += 4) {
+		unsigned char t[4] = { addr[w + 3], addr[w + 2], addr[w + 1], addr[w] };
+
+		memcpy(addr + w, t, 4);
+	}
+	if (!v6 && addr[0] == 127)
+		return 1;
+	if (v6 && (IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr) || IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)addr) ||
+		   (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr) && addr[12] == 127)))
+		return 1;
+	if (getifaddrs(&ifa) < 0)
+		return 1;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (!v6 && i->ifa_addr->sa_family == AF_INET)
+			found = !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr, 4);
+		else if (v6 && i->ifa_addr->sa_family == AF_INET6)
+			found = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, addr, 16);
+		else if (v6 && i->ifa_addr->sa_family == AF_INET && IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr))
+			found = !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr + 12, 4);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* An established TCP connection of pid to another host, into peer. */
+static int remote_peer(pid_t pid, char *peer, size_t len)
+{
+	struct proc_fd *fds = NULL;
+	int nfds = proc_read_fds(pid, &fds), found = 0;
+
+	for (int v6 = 0; v6 < 2 && !found; v6++) {
+		char path[64], line[512];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, v6 ? "tcp6" : "tcp");
+		f = fopen(path, "re");
+		while (f && !found && fgets(line, sizeof(line), f)) {
+			char rem[64];
+			unsigned st;
+			unsigned long ino;
+
+			if (sscanf(line, " %*d: %*s %63s %x %*s %*s %*s %*u %*u %lu", rem, &st, &ino) != 3 || st != 0x01)
+				continue;
+			if (!proc_fds_hold_socket(fds, nfds, ino) || local_address(rem, v6))
+				continue;
+			snprintf(peer, len, "%s", rem);
+			found = 1;
+		}
+		if (f)
+			fclose(f);
+	}
+	free(fds);
+	return found;
+}
+
+int consistency_check(const struct dproc *procs, int nprocs, int allow_partial)
+{
+	int refused = 0;
+
+	for (int i = 0; i < nprocs; i++) {
+		char comm[64], pcomm[64], peer[64];
+
+		ptree_comm(procs[i].pid, comm, sizeof(comm));
+		if (remote_peer(procs[i].pid, peer, sizeof(peer))) {
+			fprintf(stderr,
+				"crshim dump: pid %d (%s) has a TCP connection to another host (%s, as in /proc/net/tcp): "
+				"processes there are not in this checkpoint, which would not be consistent; checkpoint "
+				"every node at once, or give --allow-partial\n",
+				(int)procs[i].pid, comm, peer);
+			refused = 1;
+		}
+		ptree_comm(ptree_ppid(procs[i].pid), pcomm, sizeof(pcomm));
+		if (!procs[i].shim && is_launcher(pcomm) && !is_launcher(comm))
+			fprintf(stderr,
+				"crshim dump: warning: pid %d (%s), started by %s, runs without the shim: it cannot be "
+				"quiesced, and its memfds or SysV segments cannot be taken over (use -x LD_PRELOAD=$(crshim lib))\n",
+				(int)procs[i].pid, comm, pcomm);
+	}
+	return refused && !allow_partial ? -1 : 0;
+}
