@@ -14,7 +14,7 @@ static const char help[] =
 	"  run [--] PROGRAM [ARGS]      run PROGRAM with libcrshim.so preloaded\n"
 	"  lib                          print the absolute path of libcrshim.so\n"
 	"  status [--json] PID...|--all what the shim recorded, checked against /proc\n"
-	"  dump -D DIR [--tree] [--leave-running] PID...\n"
+	"  dump -D DIR [--tree] [--leave-running] [--allow-partial] PID...\n"
 	"                               checkpoint processes (or trees) with CRIU\n"
 	"  restore -D DIR [--replace]   restore every process or tree in DIR\n"
 	"  check [--json] PID...        can these processes be dumped now? why not?\n"
