@@ -31,7 +31,23 @@ start_job() { # extra mpirun args...
 	JOB=$!
 	for i in $(seq 300); do grep -q '^progress' "$W/run.log" 2>/dev/null && break; sleep 0.1; done
 }
-kill_job() { kill -9 "$JOB" 2>/dev/null; pkill -9 -f "${PROG[0]}"; wait "$JOB" 2>/dev/null; sleep 0.5; }
+# Kill the job and wait until its pids are free again (the ranks are reaped
+# by pid 1 once mpirun is gone, which can take a while here).
+kill_job() {
+	local pids p i
+	pids="$JOB $(pgrep -P "$JOB" | tr '\n' ' ')"
+	kill -9 "$JOB" 2>/dev/null
+	pkill -9 -f "${PROG[0]}"
+	wait "$JOB" 2>/dev/null
+	for p in $pids; do
+		for i in $(seq 600); do [ -e "/proc/$p" ] || break; sleep 0.05; done
+	done
+}
+restored() { # the restored job runs again: mpirun with its ranks
+	local m
+	m=$(pgrep -x mpirun | head -1)
+	[ -n "$m" ] && [ "$(pgrep -P "$m" | wc -l)" -ge 4 ]
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 for r in $(seq "$ROUNDS"); do
@@ -49,6 +65,7 @@ for r in $(seq "$ROUNDS"); do
 		-o restore.log >/dev/null 2>&1 || echo "plain restore failed (round $r)" >&2
 	t1=$(now)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >>"$W/plain.restore"
+	restored || echo "plain CRIU: the restored job is not running (round $r)" >&2
 	JOB=$(pgrep -x mpirun | head -1)
 	kill_job
 	# crshim
@@ -63,6 +80,7 @@ for r in $(seq "$ROUNDS"); do
 	"$BUILD/crshim" restore -D "$d" >/dev/null 2>&1 || echo "crshim restore failed (round $r)" >&2
 	t1=$(now)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >>"$W/crshim.restore"
+	restored || echo "crshim: the restored job is not running (round $r)" >&2
 	JOB=$(pgrep -x mpirun | head -1)
 	kill_job
 done
