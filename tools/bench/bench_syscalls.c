@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,11 +109,26 @@ static void usage(void)
 			"prints the elapsed nanoseconds of N pairs (default N = 1000000)\n");
 }
 
+static void *idle(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	long n = 1000000;
 	uint64_t t0, t1;
+	const char *thr = getenv("BENCH_IDLE_THREAD");
+	pthread_t tid;
 	int r;
+
+	/* BENCH_IDLE_THREAD=1: a second, idle thread (glibc's multi-threaded
+	 * paths on both sides of a comparison). */
+	if (thr && *thr == '1' && pthread_create(&tid, NULL, idle, NULL) != 0)
+		return 1;
 
 	if (argc >= 2 && argc <= 3 && (!strcmp(argv[1], "mmap") || !strcmp(argv[1], "mmap-default"))) {
 		void *hint = NULL;

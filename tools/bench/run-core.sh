@@ -35,7 +35,10 @@ CLI=$BUILD/crshim
 BENCH=$BUILD/tools/bench/bench_syscalls
 MAPS_PROG=$BUILD/tools/bench/bench_mappings
 RUNS=${RUNS:-11}
-MODES="mmap open mmap-default"
+MODES="mmap open mmap-thread open-thread mmap-default"
+# mmap-thread, open-thread: the same with one idle thread in the program on
+# both sides (BENCH_IDLE_THREAD=1): the shim's own cost, without glibc's
+# switch to its multi-threaded paths that the shim's thread causes.
 N=${N:-1000000}
 MAPPINGS=${MAPPINGS:-10000}
 PIN=
@@ -71,14 +74,15 @@ echo "#   without: ${PIN:+$PIN }$BENCH open $OPEN_FILE $N"
 echo "#   with:    LD_PRELOAD=$SHIM ${PIN:+$PIN }$BENCH open $OPEN_FILE $N"
 
 run_one() { # side mode -> ns on stdout
-	local side=$1 mode=$2
-	local args=("$mode")
-	[ "$mode" = open ] && args+=("$OPEN_FILE")
+	local side=$1 mode=$2 thr=
+	local args=("${mode%-thread}")
+	case $mode in *-thread) thr=1 ;; esac
+	[ "${mode%-thread}" = open ] && args+=("$OPEN_FILE")
 	args+=("$N")
 	if [ "$side" = with ]; then
-		LD_PRELOAD=$SHIM $PIN "$BENCH" "${args[@]}"
+		LD_PRELOAD=$SHIM BENCH_IDLE_THREAD=$thr $PIN "$BENCH" "${args[@]}"
 	else
-		env -u LD_PRELOAD $PIN "$BENCH" "${args[@]}"
+		env -u LD_PRELOAD BENCH_IDLE_THREAD=$thr $PIN "$BENCH" "${args[@]}"
 	fi
 }
 
@@ -115,11 +119,13 @@ for mode in $MODES; do
 	mmap) label="mmap+munmap 4 KiB (isolated slot)" ;;
 	mmap-default) label="mmap+munmap 4 KiB (default placement, informational)" ;;
 	open) label="open+close O_RDONLY" ;;
+	mmap-thread) label="mmap+munmap, program with one idle thread (the shim's own cost)" ;;
+	open-thread) label="open+close, program with one idle thread (the shim's own cost)" ;;
 	esac
 	awk -v l="$label" -v k="$RUNS" -v n="$N" -v wo="$wo" -v wi="$wi" -v r="$r" -v rg="$range" 'BEGIN {
 		printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %+.1f | %.3f | %s |\n",
 			l, k, wo/1e6, wi/1e6, wo/n, wi/n, (wi-wo)/n, r, rg }'
-	[ "$mode" = mmap-default ] || echo "$mode $r" >>"$WORK/goals"
+	case $mode in mmap | open) echo "$mode $r" >>"$WORK/goals" ;; esac
 done
 echo
 while read -r mode r; do
