@@ -60,9 +60,27 @@
  *       config    "dumps/PID/criu.conf": the CRIU configuration file the
  *                 dump used as is (external file[...] lines, options)
  *       pids      [every pid in the dumped tree]
- *       dump_seconds
+ *       dump_seconds  (a self-checkpoint writes dump_ms instead)
+ *       self_images_fd, self_images_path   (self-checkpoint only) the
+ *                 images' directory, which the process held open while
+ *                 CRIU dumped it (libcriu needs it): restore hands the
+ *                 directory back under that name (--inherit-fd)
+ *   self_checkpoint  true when written by crshim_checkpoint_self (include/
+ *                 crshim.h) rather than `crshim dump`; absent otherwise
  *   processes     [ { pid, ppid, exe, shim: bool, record: <process record
- *                    or null without the shim> } ]
+ *                    or null without the shim>, stdio } ]
+ *       stdio     [ { fd (0, 1, 2), kind, target, access, key, dev, ino } ]
+ *                 read while the process still ran:
+ *                 kind    "pipe" | "tty" | "file" (a regular file or a
+ *                         device CRIU reopens by name) | "socket" |
+ *                         "other" | "closed" (only fd and kind then)
+ *                 target  what /proc/PID/fd/N points at
+ *                 access  "r" | "w" | "rw"
+ *                 key     CRIU's --inherit-fd name for it: "pipe:[INO]",
+ *                         "tty[RDEV:DEV]" (hex), a file's path without its
+ *                         leading "/"; absent when CRIU has none
+ *                 `crshim restore --child` hands its own fds 0-2 to CRIU
+ *                 under these names (tools/stdio_inherit.h)
  *   pools         [ pool ]  shared content CRIU is told not to save
  *                 (external file[...]); saved once here instead:
  *       id        "pool-N"

@@ -2,12 +2,15 @@
  * The entry points behind include/crshim.h (looked up by name with dlsym,
  * so programs need not link against the shim).
  */
+#include "api_int.h"
 #include "jsonw.h"
 #include "registry.h"
 #include "shim.h"
 
+#include "crshim.h"
 #include "crshim_manifest.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -46,7 +49,16 @@ static int ndrops;
 
 CRS_EXPORT int crshim_impl_available(void)
 {
-	return crs_active(CRS_HOOK_ALL);
+	char criu[PATH_MAX];
+	int g, found;
+
+	if (!crs_active(CRS_HOOK_ALL))
+		return 0;
+	g = crs_guard_enter();
+	found = crs_find_criu(criu, sizeof(criu)) == 0;
+	if (g)
+		crs_guard_leave();
+	return CRSHIM_AVAILABLE_SHIM | (found ? CRSHIM_AVAILABLE_CRIU : 0);
 }
 
 struct policy_arg {
@@ -148,6 +160,9 @@ void crs_api_prepare(void)
 {
 	struct crs_reg_stats st;
 
+	/* The program's own preparation comes first (it may close files). */
+	crs_api_checkpoint_begin();
+	crs_discard_prune();
 	pthread_mutex_lock(&marks_lock);
 	ndrops = 0;
 	crs_reg_get_stats(&st);

@@ -6,6 +6,7 @@
  * accept(), which CRIU can dump and restore.  The thread blocks every
  * signal so the program's signals are never delivered to it.
  */
+#include "api_int.h"
 #include "jsonw.h"
 #include "registry.h"
 #include "shim.h"
@@ -266,7 +267,11 @@ static void on_prepare(struct crs_jsonw *w, const char *arg, int fd)
 	char err[256];
 
 	if (crs_control_phase() != CRS_PHASE_PREPARED) {
+		/* The program's checkpoint callbacks first: they may still use
+		 * what the layers below are about to quiesce. */
+		crs_api_checkpoint_begin();
 		if (crs_verbs_prepare(err, sizeof(err)) < 0) {
+			crs_api_resume(0); /* no dump follows */
 			answer_error(w, err);
 			return;
 		}
@@ -285,6 +290,7 @@ static void on_resume(struct crs_jsonw *w, const char *arg, int fd)
 	if (crs_control_phase() == CRS_PHASE_PREPARED && crs_verbs_resume(0, err, sizeof(err)) < 0)
 		crs_error("resume: %s", err);
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
+	crs_api_resume(0); /* the program's restore callbacks, restored = 0 */
 	resumes++;
 	answer_ping(w);
 }
@@ -297,6 +303,7 @@ static void on_restored(struct crs_jsonw *w, const char *arg, int fd)
 	if (crs_verbs_resume(1, err, sizeof(err)) < 0)
 		crs_error("restore: %s", err);
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
+	crs_api_resume(1); /* the program's restore callbacks, restored = 1 */
 	restores++;
 	answer_ping(w);
 }

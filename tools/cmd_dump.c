@@ -27,6 +27,8 @@
 #include "pools.h"
 #include "ptree.h"
 #include "scratch.h"
+#include "stdio_inherit.h"
+#include "verbs_exchange.h"
 
 #include "build_config.h"
 #include "crshim_manifest.h"
@@ -58,7 +60,9 @@ struct dump_ctx {
 	json_t *fifos;		/* named FIFOs held, read before CRIU runs */
 	json_t *outputs;	/* files appended to (outputs.h) */
 	json_t *tcp_ports;	/* ports the processes listen on */
+	json_t *stdio;		/* {"PID": fds 0-2}, read before CRIU runs */
 	double pools_seconds;
+	int verbs_quiesced;	/* verbs_quiesce() succeeded */
 };
 
 static void usage(FILE *f)
@@ -135,6 +139,44 @@ static int collect(struct dump_ctx *c, char **args, int nargs)
 		c->nruns++;
 	}
 	return 0;
+}
+
+/* RDMA: stop every process's verbs work together before any PREPARE, so
+ * no QP loses its peer while messages are in flight. */
+static int quiesce_verbs(struct dump_ctx *c)
+{
+	pid_t *pids = calloc((size_t)c->nprocs + 1, sizeof(pid_t));
+	char err[1024];
+
+	if (!pids)
+		return -1;
+	for (int i = 0; i < c->nprocs; i++)
+		pids[i] = c->procs[i].pid;
+	if (verbs_quiesce(pids, c->nprocs, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crshim dump: %s\n", err);
+		free(pids);
+		return -1;
+	}
+	free(pids);
+	c->verbs_quiesced = 1;
+	return 0;
+}
+
+/* Processes that keep running rebuild their verbs resources together. */
+static void resume_verbs(struct dump_ctx *c)
+{
+	pid_t *pids = calloc((size_t)c->nprocs + 1, sizeof(pid_t));
+	char err[1024];
+
+	if (!pids || !c->verbs_quiesced) {
+		free(pids);
+		return;
+	}
+	for (int i = 0; i < c->nprocs; i++)
+		pids[i] = c->procs[i].pid;
+	if (verbs_exchange(pids, c->nprocs, 0, err, sizeof(err)) < 0)
+		fprintf(stderr, "crshim dump: %s\n", err);
+	free(pids);
 }
 
 /* PREPARE every process that has a shim.  A process without an endpoint is
@@ -485,6 +527,34 @@ static void report_failure(struct dump_ctx *c)
 	}
 }
 
+/* fds 0-2 of every process while it still runs (restore --child
+ * reattaches them, stdio_inherit.h). */
+static json_t *collect_stdio(struct dump_ctx *c)
+{
+	json_t *all = json_object();
+
+	for (int i = 0; i < c->nprocs; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "%d", (int)c->procs[i].pid);
+		json_object_set_new(all, key, stdio_collect(c->procs[i].pid));
+	}
+	return all;
+}
+
+static void add_stdio(struct dump_ctx *c, json_t *m)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(m, "processes"), i, p) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "%d", (int)json_integer_value(json_object_get(p, "pid")));
+		json_object_set(p, "stdio", json_object_get(c->stdio, key));
+	}
+}
+
 static int finish_manifest(struct dump_ctx *c)
 {
 	char err[512];
@@ -495,6 +565,7 @@ static int finish_manifest(struct dump_ctx *c)
 	if (!m)
 		return -1;
 	json_object_set(m, "tcp_listen_ports", c->tcp_ports);
+	add_stdio(c, m);
 	r = manifest_write(c->dir, m, err, sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "crshim dump: %s\n", err);
@@ -586,7 +657,8 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "crshim dump: %s\n", err);
 		return 1;
 	}
-	if (prepare_all(&c) < 0 || consistency_check(c.procs, c.nprocs, c.allow_partial) < 0 ||
+	if (quiesce_verbs(&c) < 0 || prepare_all(&c) < 0 ||
+	    consistency_check(c.procs, c.nprocs, c.allow_partial) < 0 ||
 	    (moved = convert_segments(c.procs, c.nprocs)) < 0)
 		goto out;
 	if (moved)
@@ -608,6 +680,7 @@ int cmd_dump(int argc, char **argv)
 		goto out;
 	c.fifos = fifos_collect(c.procs, c.nprocs);
 	c.tcp_ports = tcp_listen_ports(c.procs, c.nprocs);
+	c.stdio = collect_stdio(&c);
 	lfd = coord_listen(coord, sizeof(coord));
 	if (lfd < 0) {
 		fprintf(stderr, "crshim dump: cannot open the coordination socket: %s\n", strerror(errno));
@@ -628,8 +701,10 @@ out:
 		close(lfd);
 	/* Processes that still run leave the prepared state; after a
 	 * successful dump without --leave-running they are gone. */
-	if (rc != 0 || c.leave_running)
+	if (rc != 0 || c.leave_running) {
+		resume_verbs(&c);
 		resume_all(&c);
+	}
 	if (rc != 0)
 		fprintf(stderr, "crshim dump: failed; the processes keep running, %s holds no usable checkpoint\n",
 			c.dir);
@@ -642,5 +717,6 @@ out:
 	json_decref(c.fifos);
 	json_decref(c.outputs);
 	json_decref(c.tcp_ports);
+	json_decref(c.stdio);
 	return rc;
 }

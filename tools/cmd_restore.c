@@ -1,5 +1,5 @@
 /*
- * crshim restore -D DIR [--replace]
+ * crshim restore -D DIR [--replace] [--child]
  *
  * 1. read and check the manifest (format, version, complete);
  * 2. wait until every pid of the checkpoint is free (a zombie holds its
@@ -12,6 +12,12 @@
  *    same file;
  * 5. tell every shim RESTORED.  If any dump fails to restore, the trees
  *    already restored are killed: nothing is left half restored.
+ *
+ * With --child (a checkpoint of one process or one tree) there is no
+ * reaper: CRIU restores the root as a child of crshim (--restore-sibling),
+ * with crshim's own fds 0-2 in place of the program's (stdio_inherit.h),
+ * and crshim waits for it, forwarding signals, and exits with its status
+ * (restore_child.h).  crshim's own messages then go to stderr.
  */
 #include "commands.h"
 #include "control_client.h"
@@ -24,7 +30,10 @@
 #include "paths.h"
 #include "pools.h"
 #include "ptree.h"
+#include "restore_child.h"
 #include "scratch.h"
+#include "stdio_inherit.h"
+#include "verbs_exchange.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,12 +59,17 @@ struct rctx {
 	int nscratch;
 	int *output_fds;	/* one per manifest output */
 	int noutputs;
+	int child;		/* --child */
+	struct stdio_inherit stdio; /* with --child: crshim's fds 0-2 for CRIU */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: crshim [-v] restore -D DIR [--replace] [--timeout SEC]\n"
-		   "  --replace  replace files that stand where a pool must be recreated\n");
+	fprintf(f, "usage: crshim [-v] restore -D DIR [--replace] [--timeout SEC] [--child]\n"
+		   "  --replace  replace files that stand where a pool must be recreated\n"
+		   "  --child    restore the one process or tree of DIR as a child of crshim, with\n"
+		   "             crshim's stdin, stdout and stderr; wait for it, forward signals\n"
+		   "             (TERM INT HUP QUIT USR1 USR2) and exit with its status\n");
 }
 
 static void sleep_ms(long ms)
@@ -247,7 +261,7 @@ static int restore_one(struct rctx *c, json_t *dump)
 	char images[PATH_MAX], conf[PATH_MAX + 32], out[PATH_MAX + 32];
 	char *argv[64 + 2 * 256];
 	char *owned[256];
-	int argc = 0, nowned = 0, keep[256], nkeep = 0, st;
+	int argc = 0, nowned = 0, keep[256], nkeep = 0, st, dir_fd = -1;
 	size_t i;
 	json_t *p;
 	pid_t pid;
@@ -260,6 +274,9 @@ static int restore_one(struct rctx *c, json_t *dump)
 	argv[argc++] = "-D";
 	argv[argc++] = images;
 	argv[argc++] = "--restore-detached";
+	/* --child: the root becomes crshim's child (CRIU's CLONE_PARENT) */
+	if (c->child)
+		argv[argc++] = "--restore-sibling";
 	argv[argc++] = "-o";
 	argv[argc++] = "restore.log";
 	argv[argc++] = "-v4";
@@ -298,7 +315,8 @@ static int restore_one(struct rctx *c, json_t *dump)
 	json_array_foreach(json_object_get(c->m, "outputs"), i, p) {
 		const char *ext = json_string_value(json_object_get(p, "external"));
 
-		if (!dump_holds(dump, p) || nowned >= 255 || !ext || !ext[0])
+		if (!dump_holds(dump, p) || nowned >= 255 || !ext || !ext[0] ||
+		    (c->child && stdio_inherit_covers(&c->stdio, ext + 1)))
 			continue;
 		if (asprintf(&owned[nowned], "fd[%d]:%s", c->output_fds[i], ext + 1) < 0)
 			return -1;
@@ -316,6 +334,24 @@ static int restore_one(struct rctx *c, json_t *dump)
 		argv[argc++] = owned[nowned++];
 		keep[nkeep++] = c->scratch_fds[i];
 	}
+	/* A self-checkpoint held its images' directory open (libcriu): hand
+	 * it back as this directory, wherever the checkpoint was moved. */
+	if (json_string_value(json_object_get(dump, "self_images_path")) && nowned < 255 &&
+	    (dir_fd = open(images, O_RDONLY | O_DIRECTORY)) >= 0) {
+		if (asprintf(&owned[nowned], "fd[%d]:%s", dir_fd,
+			     json_string_value(json_object_get(dump, "self_images_path")) + 1) < 0)
+			return -1;
+		argv[argc++] = "--inherit-fd";
+		argv[argc++] = owned[nowned++];
+		keep[nkeep++] = dir_fd;
+	}
+	for (int k = 0; c->child && k < c->stdio.n && nowned < 255; k++) {
+		if (asprintf(&owned[nowned], "fd[%d]:%s", c->stdio.v[k].fd, c->stdio.v[k].key) < 0)
+			return -1;
+		argv[argc++] = "--inherit-fd";
+		argv[argc++] = owned[nowned++];
+		keep[nkeep++] = c->stdio.v[k].fd;
+	}
 	argv[argc] = NULL;
 	if (crshim_verbose)
 		criu_print_cmdline(stdout, c->criu, argv);
@@ -323,6 +359,8 @@ static int restore_one(struct rctx *c, json_t *dump)
 	st = pid < 0 ? 127 : criu_wait(pid);
 	if (st != 0 && pid > 0)
 		criu_reap_group(pid);
+	if (dir_fd >= 0)
+		close(dir_fd);
 	for (int k = 0; k < nowned; k++)
 		free(owned[k]);
 	return st;
@@ -420,6 +458,10 @@ static void notify_restored(struct rctx *c)
 		if (!json_is_true(json_object_get(p, "shim")))
 			continue;
 		for (int tries = 0; tries < 50; tries++) {
+			if (ptree_is_zombie(pid)) { /* ended already (a --child) */
+				e = CTL_NO_PROCESS;
+				break;
+			}
 			e = ctl_request(pid, "RESTORED", 5000, &ans, err, sizeof(err));
 			json_decref(ans);
 			ans = NULL;
@@ -432,6 +474,31 @@ static void notify_restored(struct rctx *c)
 		else if (e == CTL_OK)
 			tell_dropped(c, pid);
 	}
+}
+
+/* RDMA: every shim rebuilds, learns its peers' new QP numbers, LIDs and
+ * rkeys, and connects; if any fails, all restored processes are killed. */
+static int restore_verbs(struct rctx *c)
+{
+	json_t *procs = json_object_get(c->m, "processes"), *p;
+	pid_t *pids = calloc(json_array_size(procs) + 1, sizeof(pid_t));
+	char err[1024];
+	size_t i;
+	int n = 0, r;
+
+	if (!pids)
+		return -1;
+	json_array_foreach(procs, i, p)
+		if (json_is_true(json_object_get(p, "shim")))
+			pids[n++] = (pid_t)json_integer_value(json_object_get(p, "pid"));
+	r = verbs_exchange(pids, n, 1, err, sizeof(err));
+	free(pids);
+	if (r < 0) {
+		fprintf(stderr, "crshim restore: %s\n", err);
+		json_array_foreach(json_object_get(c->m, "dumps"), i, p)
+			kill_dump(p);
+	}
+	return r;
 }
 
 static int run_restore(struct rctx *c)
@@ -489,7 +556,96 @@ static int run_restore(struct rctx *c)
 		fprintf(stderr, "crshim restore: failed; no process of %s was left running\n", c->dir);
 		return -1;
 	}
+	if (restore_verbs(c) < 0) {
+		fprintf(stderr, "crshim restore: failed; no process of %s was left running\n", c->dir);
+		return -1;
+	}
 	notify_restored(c);
+	return 0;
+}
+
+static void close_handed_over(struct rctx *c)
+{
+	for (int i = 0; i < c->npools; i++)
+		if (c->pool_fds[i] >= 0)
+			close(c->pool_fds[i]);
+	for (int i = 0; i < c->nscratch; i++)
+		if (c->scratch_fds[i] >= 0)
+			close(c->scratch_fds[i]);
+	for (int i = 0; i < c->noutputs; i++)
+		if (c->output_fds[i] >= 0)
+			close(c->output_fds[i]);
+	c->npools = c->nscratch = c->noutputs = 0;
+}
+
+/*
+ * --child: CRIU makes the root our child; then wait for it.  Returns its
+ * exit status (0-255), or -1 when the restore failed.
+ */
+static int run_restore_child(struct rctx *c)
+{
+	json_t *d = json_array_get(json_object_get(c->m, "dumps"), 0);
+	int root = (int)json_integer_value(json_object_get(d, "root_pid")), st;
+	double t0 = dump_now();
+
+	st = restore_one(c, d);
+	/* The restored processes hold what they need now. */
+	stdio_inherit_release(&c->stdio);
+	if (st != 0) {
+		char log[PATH_MAX];
+
+		kill_dump(d);
+		child_reap_all();
+		remove_named_pools(c);
+		close_handed_over(c);
+		fprintf(stderr, "crshim restore: CRIU failed to restore pid %d (exit %d); from %s/dumps/%d/restore.log:\n",
+			root, st, c->dir, root);
+		snprintf(log, sizeof(log), "%s/dumps/%d/restore.log", c->dir, root);
+		criu_log_excerpt(stderr, log, crshim_verbose ? 40 : 8);
+		fprintf(stderr, "crshim restore: failed; no process of %s was left running\n", c->dir);
+		return -1;
+	}
+	close_handed_over(c);
+	fprintf(stderr, "restored pid %d in %.2f s, a child of crshim (pid %d)\n", root, dump_now() - t0,
+		(int)getpid());
+	child_signals_forward(root);
+	child_take_terminal(root);
+	if (restore_verbs(c) < 0) {
+		child_reap_all();
+		fprintf(stderr, "crshim restore: failed; no process of %s was left running\n", c->dir);
+		return -1;
+	}
+	notify_restored(c);
+	st = child_wait(root);
+	if (st < 0) {
+		fprintf(stderr, "crshim restore: pid %d did not become a child of crshim; "
+				"its exit status is unknown\n", root);
+		return 1;
+	}
+	if (crshim_verbose)
+		fprintf(stderr, "crshim restore: pid %d ended: exit status %d\n", root, st);
+	return st;
+}
+
+/* --child: one dump only; crshim's fds 0-2 are planned before its own
+ * stdout moves to stderr (the program's output must stay the program's). */
+static int setup_child(struct rctx *c)
+{
+	size_t n = json_array_size(json_object_get(c->m, "dumps"));
+
+	if (n != 1) {
+		fprintf(stderr,
+			"crshim restore: --child restores one process or one tree; "
+			"%s holds %zu separate dumps\n", c->dir, n);
+		return -1;
+	}
+	child_signals_catch();
+	if (stdio_inherit_plan(&c->stdio, c->m, json_array_get(json_object_get(c->m, "dumps"), 0)) < 0) {
+		fprintf(stderr, "crshim restore: cannot keep fds 0-2: %s\n", strerror(errno));
+		return -1;
+	}
+	fflush(stdout);
+	dup2(2, 1);
 	return 0;
 }
 
@@ -498,9 +654,10 @@ int cmd_restore(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'D' }, { "replace", no_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 'T' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	   { 0 },
+		{ "help", no_argument, NULL, 'h' },	   { "child", no_argument, NULL, 'c' },
+		{ 0 },
 	};
-	struct rctx c = { .timeout_s = 30 };
+	struct rctx c = { .timeout_s = 30, .stdio.ours = { -1, -1, -1 } };
 	char err[512];
 	int opt, rc = 1;
 
@@ -509,6 +666,7 @@ int cmd_restore(int argc, char **argv)
 		switch (opt) {
 		case 'D': c.dir = optarg; break;
 		case 'r': c.replace = 1; break;
+		case 'c': c.child = 1; break;
 		case 'T': c.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 30; break;
 		case 'v': crshim_verbose++; break;
 		case 'h': usage(stdout); return 0;
@@ -528,6 +686,8 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "crshim restore: %s\n", c.criu);
 		goto out;
 	}
+	if (c.child && setup_child(&c) < 0)
+		goto out;
 	if (check_kept(&c) < 0 || wait_pids_free(&c) < 0)
 		goto out;
 	tcp_clear_time_wait(json_object_get(c.m, "tcp_listen_ports"), crshim_verbose);
@@ -539,12 +699,19 @@ int cmd_restore(int argc, char **argv)
 		remove_named_pools(&c);
 		goto out;
 	}
+	if (c.child) {
+		rc = run_restore_child(&c);
+		if (rc < 0)
+			rc = 1;
+		goto out;
+	}
 	if (run_restore(&c) < 0) {
 		remove_named_pools(&c);
 		goto out;
 	}
 	rc = 0;
 out:
+	stdio_inherit_release(&c.stdio);
 	for (int i = 0; i < c.npools; i++)
 		if (c.pool_fds[i] >= 0)
 			close(c.pool_fds[i]);
