@@ -28,23 +28,24 @@
 
 enum { ST_RUNNING = 0, ST_CHECKPOINTING, ST_RESUMING };
 
-struct ckpt_cb {
-	void (*fn)(void *arg);
+/* One list per kind; fn is stored as void (*)(void) and called through its
+ * real type (checkpoint: fn(arg), restore: fn(restored, arg)). */
+struct cb {
+	void (*fn)(void);
 	void *arg;
 };
 
-struct rst_cb {
-	void (*fn)(int restored, void *arg);
-	void *arg;
+struct cb_list {
+	struct cb v[MAX_CALLBACKS];
+	int n;
 };
 
-static struct ckpt_cb ckpt_cbs[MAX_CALLBACKS];
-static struct rst_cb rst_cbs[MAX_CALLBACKS];
-static int nckpt, nrst;
+static struct cb_list ckpt_cbs, rst_cbs;
 static pthread_mutex_t cb_lock = PTHREAD_MUTEX_INITIALIZER;
 static int state = ST_RUNNING;
 
-CRS_EXPORT int crshim_impl_on_checkpoint(void (*fn)(void *arg), void *arg)
+/* Register fn(arg) once in list; 0, or -1 with errno. */
+static int add_callback(struct cb_list *list, void (*fn)(void), void *arg)
 {
 	int r = 0;
 
@@ -57,89 +58,67 @@ CRS_EXPORT int crshim_impl_on_checkpoint(void (*fn)(void *arg), void *arg)
 		return -1;
 	}
 	pthread_mutex_lock(&cb_lock);
-	for (int i = 0; i < nckpt; i++)
-		if (ckpt_cbs[i].fn == fn && ckpt_cbs[i].arg == arg)
+	for (int i = 0; i < list->n; i++)
+		if (list->v[i].fn == fn && list->v[i].arg == arg)
 			goto out;
-	if (nckpt == MAX_CALLBACKS) {
+	if (list->n == MAX_CALLBACKS) {
 		errno = ENOSPC;
 		r = -1;
 		goto out;
 	}
-	ckpt_cbs[nckpt].fn = fn;
-	ckpt_cbs[nckpt].arg = arg;
-	nckpt++;
+	list->v[list->n].fn = fn;
+	list->v[list->n].arg = arg;
+	list->n++;
 out:
 	pthread_mutex_unlock(&cb_lock);
 	return r;
+}
+
+CRS_EXPORT int crshim_impl_on_checkpoint(void (*fn)(void *arg), void *arg)
+{
+	return add_callback(&ckpt_cbs, (void (*)(void))fn, arg);
 }
 
 CRS_EXPORT int crshim_impl_on_restore(void (*fn)(int restored, void *arg), void *arg)
 {
-	int r = 0;
-
-	if (!crs_active(CRS_HOOK_ALL)) {
-		errno = ENOSYS;
-		return -1;
-	}
-	if (!fn) {
-		errno = EINVAL;
-		return -1;
-	}
-	pthread_mutex_lock(&cb_lock);
-	for (int i = 0; i < nrst; i++)
-		if (rst_cbs[i].fn == fn && rst_cbs[i].arg == arg)
-			goto out;
-	if (nrst == MAX_CALLBACKS) {
-		errno = ENOSPC;
-		r = -1;
-		goto out;
-	}
-	rst_cbs[nrst].fn = fn;
-	rst_cbs[nrst].arg = arg;
-	nrst++;
-out:
-	pthread_mutex_unlock(&cb_lock);
-	return r;
+	return add_callback(&rst_cbs, (void (*)(void))fn, arg);
 }
 
-/* The callbacks are copied out: one may register another while running. */
-static void run_ckpt_callbacks(void)
+/*
+ * The callbacks are copied out (one may register another while running)
+ * and run outside the guard (the control thread lives inside it), so what
+ * they do is recorded like any program call.  restored < 0: checkpoint
+ * callbacks; otherwise restore callbacks with that value.
+ */
+static void run_callbacks(struct cb_list *list, int restored)
 {
-	struct ckpt_cb v[MAX_CALLBACKS];
-	int n, g, saved = errno;
+	struct cb_list copy;
+	int g, saved = errno;
 
 	pthread_mutex_lock(&cb_lock);
-	n = nckpt;
-	for (int i = 0; i < n; i++)
-		v[i] = ckpt_cbs[i];
+	copy = *list;
 	pthread_mutex_unlock(&cb_lock);
-	/* Leave the guard (the control thread lives inside it). */
 	g = crs_guard_enter();
 	crs_guard_leave();
-	for (int i = 0; i < n; i++)
-		v[i].fn(v[i].arg);
+	for (int i = 0; i < copy.n; i++) {
+		if (restored < 0)
+			((void (*)(void *))copy.v[i].fn)(copy.v[i].arg);
+		else
+			((void (*)(int, void *))copy.v[i].fn)(restored, copy.v[i].arg);
+	}
 	if (!g)
 		crs_guard_enter();
 	errno = saved;
+}
+
+static void run_ckpt_callbacks(void)
+{
+	run_callbacks(&ckpt_cbs, -1);
 }
 
 static void run_rst_callbacks(int restored)
 {
-	struct rst_cb v[MAX_CALLBACKS];
-	int n, g, saved = errno;
-
-	pthread_mutex_lock(&cb_lock);
-	n = nrst;
-	for (int i = 0; i < n; i++)
-		v[i] = rst_cbs[i];
-	pthread_mutex_unlock(&cb_lock);
-	g = crs_guard_enter();
-	crs_guard_leave();
-	for (int i = 0; i < n; i++)
-		v[i].fn(restored, v[i].arg);
-	if (!g)
-		crs_guard_enter();
-	errno = saved;
+	run_callbacks(&rst_cbs, restored);
 }
 
 void crs_api_checkpoint_begin(void)
@@ -149,7 +128,7 @@ void crs_api_checkpoint_begin(void)
 	if (!__atomic_compare_exchange_n(&state, &expected, ST_CHECKPOINTING, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return;
-	crs_debug("checkpoint: %d callback%s", nckpt, nckpt == 1 ? "" : "s");
+	crs_debug("checkpoint: %d callback%s", ckpt_cbs.n, ckpt_cbs.n == 1 ? "" : "s");
 	run_ckpt_callbacks();
 }
 
@@ -159,7 +138,7 @@ void crs_api_resume(int restored)
 
 	if (__atomic_compare_exchange_n(&state, &expected, ST_RESUMING, 0, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE)) {
-		crs_debug("%s: %d callback%s", restored ? "restored" : "resumed", nrst, nrst == 1 ? "" : "s");
+		crs_debug("%s: %d callback%s", restored ? "restored" : "resumed", rst_cbs.n, rst_cbs.n == 1 ? "" : "s");
 		run_rst_callbacks(restored);
 		__atomic_store_n(&state, ST_RUNNING, __ATOMIC_RELEASE);
 		return;
