@@ -255,7 +255,9 @@ static inline int crshim_on_restore(crshim_restore_cb fn, void *arg)
  *  -1  with errno: ENOSYS (no shim), EINVAL (dir NULL or empty, flags),
  *      ENOENT (no CRIU found), ELIBACC (libcriu.so.2 cannot be loaded),
  *      EEXIST (dir is not empty), EBUSY (a checkpoint of this process is
- *      already in progress), EIO (CRIU failed: dir/dumps/PID/dump.log
+ *      already in progress), ESRCH (the session leader is outside the
+ *      process's pid namespace, as under a container runtime or CI runner
+ *      that did not call setsid(): CRIU refuses that), EIO (CRIU failed: dir/dumps/PID/dump.log
  *      tells why; dir holds no manifest and is not restorable), or the
  *      error of creating dir.
  */

@@ -434,6 +434,14 @@ CRS_EXPORT int crshim_impl_checkpoint_self(const char *dir, int flags)
 	r = setup(c);
 	if (g)
 		crs_guard_leave();
+	if (r == 0 && getsid(0) == 0) {
+		/* The session leader lives in an outer pid namespace: CRIU refuses
+		 * the dump ("A session leader ... is outside of its pid namespace"). */
+		crs_warn("checkpoint_self: the session leader is outside this pid namespace; "
+			 "CRIU cannot dump this process (start it with setsid)");
+		errno = ESRCH;
+		r = -1;
+	}
 	if (r == 0 && prepare() < 0) {
 		r = -1;
 	} else if (r == 0) {

@@ -294,11 +294,13 @@ static void human_size(uint64_t n, char *out, size_t len)
 
 struct pstatus {
 	char state;
-	int kthread;
+	int kthread;		/* "Kthread: 1" (Linux 6.4 and later) */
+	int has_vm;		/* a "VmSize:" line: the task has an mm */
 	pid_t ppid;
 	pid_t tracer;
 	uid_t uid;
 	pid_t inner_pid;	/* last NSpid entry: the pid inside its own namespace */
+	pid_t inner_sid;	/* last NSsid entry: 0 when the session leader is outside it */
 };
 
 static int read_status(pid_t pid, struct pstatus *ps)
@@ -310,6 +312,7 @@ static int read_status(pid_t pid, struct pstatus *ps)
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
 	ps->inner_pid = pid;
+	ps->inner_sid = -1;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (has_prefix(line, "State:"))
 			sscanf(line + 6, " %c", &ps->state);
@@ -317,6 +320,8 @@ static int read_status(pid_t pid, struct pstatus *ps)
 			ps->tracer = atoi(line + 10);
 		else if (has_prefix(line, "PPid:"))
 			ps->ppid = atoi(line + 5);
+		else if (has_prefix(line, "VmSize:"))
+			ps->has_vm = 1;
 		else if (has_prefix(line, "Kthread:"))
 			ps->kthread = atoi(line + 8);
 		else if (has_prefix(line, "Uid:"))
@@ -325,6 +330,10 @@ static int read_status(pid_t pid, struct pstatus *ps)
 			char *last = strrchr(line, '\t');
 
 			ps->inner_pid = atoi(last ? last + 1 : line + 6);
+		} else if (has_prefix(line, "NSsid:")) {
+			char *last = strrchr(line, '\t');
+
+			ps->inner_sid = atoi(last ? last + 1 : line + 6);
 		}
 	}
 	return 0;
@@ -1165,6 +1174,20 @@ static void check_tracer(struct ctx *c, const struct pstatus *ps)
 	    ps->tracer, comm);
 }
 
+/*
+ * CRIU records each task's session and refuses a task whose session leader
+ * lives in an outer pid namespace (it reads sid 0 there): typical of a job
+ * started by a container runtime or CI runner that did not call setsid().
+ */
+static void check_session(struct ctx *c, const struct pstatus *ps)
+{
+	if (ps->inner_sid != 0)
+		return;
+	add(c, CHECK_BLOCKER, "session", "process",
+	    "its session leader is outside its pid namespace: CRIU refuses it; start the job "
+	    "in its own session (setsid)");
+}
+
 /* CRIU dumps the namespaces in which the root task differs from it. */
 static void check_namespaces(struct ctx *c, const struct pstatus *ps)
 {
@@ -1241,6 +1264,7 @@ static void check_one(struct ctx *c, pid_t pid, int root)
 		return;		/* CRIU dumps zombies of the tree as they are */
 	read_ns(pid, &c->cur);
 	check_tracer(c, &ps);
+	check_session(c, &ps);
 	if (root)
 		check_namespaces(c, &ps);
 	check_maps_of(c, root);
@@ -1452,8 +1476,9 @@ static int check_target(pid_t pid, struct check_report *rep)
 			 "process %d has exited (zombie): nothing left to dump", pid);
 		return CHECK_ERR_ZOMBIE;
 	}
-	/* "Kthread:" is recent; kthreadd's children are kernel threads too */
-	if (ps.kthread || pid == 2 || ps.ppid == 2) {
+	/* "Kthread:" is recent; before it, a kernel thread is a live task without an mm.
+	 * (Not "a child of pid 2": inside a pid namespace pid 2 is an ordinary process.) */
+	if (ps.kthread || !ps.has_vm) {
 		snprintf(rep->error, sizeof(rep->error),
 			 "%d is a kernel thread: CRIU dumps only user processes", pid);
 		return CHECK_ERR_NOPROC;

@@ -115,6 +115,15 @@ test)
 	phase tests
 	rc=0
 	ctest --test-dir "$BUILD_DIR" --output-on-failure "$@" || rc=$?
+	if [ "$rc" != 0 ] && [ -f "$BUILD_DIR/Testing/Temporary/LastTest.log" ]; then
+		# A CI log is often cut in the middle: repeat each failed assertion (and the
+		# indented detail under it) at the very end.
+		echo "==== failed assertions, again (from $BUILD_DIR/Testing/Temporary/LastTest.log)"
+		awk '/^[0-9]+\/[0-9]+ Testing: / { t = $3 }
+		     /^(FAIL|not ok)/ { print t ": " $0; n = 4; next }
+		     n > 0 && /^[ \t]/ { print "    " $0; n--; next } { n = 0 }' \
+			"$BUILD_DIR/Testing/Temporary/LastTest.log" | head -n 120
+	fi
 	exit "$rc"
 	;;
 esac

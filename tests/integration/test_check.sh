@@ -96,7 +96,9 @@ start() {
 	PID=
 	READY=
 	mkfifo "$fifo" || return 1
-	LD_PRELOAD=${PRELOAD:-} "$PROGS/$name" "$@" >"$fifo" 2>"$WORK/$name.err" </dev/null &
+	# In its own session, as a job launcher starts a job: CRIU refuses a task whose
+	# session leader is outside its pid namespace (a CI runner's, say).
+	setsid env LD_PRELOAD="${PRELOAD:-}" "$PROGS/$name" "$@" >"$fifo" 2>"$WORK/$name.err" </dev/null &
 	PID=$!
 	CHILDREN+=("$PID")
 	exec {READ_FD}<"$fifo"
@@ -279,6 +281,31 @@ else
 	skip "shim cases: $BUILD/libcrshim.so is not built"
 fi
 
+# A task whose session leader is outside its pid namespace (what a container runtime or a
+# CI runner that did not call setsid() gives a job): the init of a new pid namespace that
+# kept its parent's session sees sid 0.  check must call it a blocker, and CRIU agrees.
+if command -v unshare >/dev/null 2>&1; then
+	unshare --pid --fork sleep 60 </dev/null >/dev/null 2>&1 &
+	UNS=$!
+	CHILDREN+=("$UNS")
+	INNER=
+	for _ in $(seq 50); do
+		INNER=$(ps -o pid= --ppid "$UNS" 2>/dev/null | tr -d ' ')
+		[ -n "$INNER" ] && break
+		sleep 0.1
+	done
+	if [ -n "$INNER" ] && [ "$(awk '/^NSsid:/ {print $NF}' "/proc/$INNER/status")" = 0 ]; then
+		CHILDREN+=("$INNER")
+		check_verdict outside-session "$INNER" blocked blocker "session leader is outside"
+		criu_verdict outside-session "$INNER" blocked "session leader"
+	else
+		skip "outside-session: unshare --pid did not give a task with sid 0 here"
+	fi
+	stop "$UNS"
+else
+	skip "outside-session: no unshare(1)"
+fi
+
 # Bad input: exit 2 with a one-line message.
 "$CRSHIM" check 999999999 >/dev/null 2>"$WORK/err"
 rc=$?
@@ -295,7 +322,7 @@ else
 	fail "not a pid: exit $rc: $(cat "$WORK/err")"
 fi
 # A zombie: a child that exited but was not reaped by its parent (a sleeping shell).
-bash -c 'sleep 0 & exec sleep 30' &
+setsid bash -c 'sleep 0 & exec sleep 30' &
 ZPARENT=$!
 CHILDREN+=("$ZPARENT")
 ZOMBIE=

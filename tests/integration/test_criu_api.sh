@@ -23,7 +23,7 @@ start() {
 	shift
 	[ "${PRELOAD:-0}" = 1 ] && pre=$SHIM
 	mkfifo "$fifo" || return 1
-	LD_PRELOAD=$pre "$PROGS/$name" "$@" >"$fifo" 2>"$TMP/$name.err" </dev/null &
+	setsid env LD_PRELOAD="$pre" "$PROGS/$name" "$@" >"$fifo" 2>"$TMP/$name.err" </dev/null &
 	PID=$!
 	CLEANUP_PIDS="$CLEANUP_PIDS $PID"
 	exec {fd}<"$fifo"
@@ -82,7 +82,7 @@ check "shim without a CRIU: CRSHIM_AVAILABLE_SHIM (1)" \
 check "disabled shim: 0" [ "$(CRSHIM_DISABLE=1 LD_PRELOAD=$SHIM "$API" avail | cut -d' ' -f2)" = 0 ]
 
 # ---- crshim_check
-out=$(LD_PRELOAD=$SHIM "$API" self)
+out=$(setsid -w env LD_PRELOAD="$SHIM" "$API" self)
 check "crshim_check(0): this process, dumpable, shim loaded and answering" \
 	grep -Eq "^report pid [0-9]+ comm api_check dumpable 1 processes 1 shim 1 1$" <<<"$out"
 out=$(LD_PRELOAD=$SHIM "$API" 999999999)
@@ -116,7 +116,7 @@ ipcrm -a shm 2>/dev/null
 
 # ---- crshim_checkpoint_self, restored by `crshim restore --child`
 SELF="$PROGS/api_self"
-LD_PRELOAD=$SHIM "$SELF" "$TMP/self1" 8 20 </dev/null 2>"$TMP/self1.err" | cat >"$TMP/self1.out"
+setsid -w env LD_PRELOAD="$SHIM" "$SELF" "$TMP/self1" 8 20 </dev/null 2>"$TMP/self1.err" | cat >"$TMP/self1.out"
 rc=${PIPESTATUS[0]}
 check "self: the program continues (exit $rc), crshim_checkpoint_self returned 0" \
 	sh -c "[ $rc = 0 ] && grep -qx 'returned 0' '$TMP/self1.out' && grep -qx done '$TMP/self1.out'"
@@ -144,7 +144,7 @@ check "self: ordinary memory kept its data" grep -qx "kept ok" "$TMP/self1.out2"
 [ "$(grep -c '^line ' "$TMP/self1.out2")" = 20 ] || fail "self: the restored program wrote $(grep -c '^line ' "$TMP/self1.out2") lines, not 20"
 
 # ---- the same, restored by a plain `crshim restore` (output appended to its file)
-LD_PRELOAD=$SHIM "$SELF" "$TMP/self2" 4 3 </dev/null >"$TMP/self2.out" 2>&1
+setsid -w env LD_PRELOAD="$SHIM" "$SELF" "$TMP/self2" 4 3 </dev/null >"$TMP/self2.out" 2>&1
 "$CRSHIM" restore -D "$TMP/self2" >"$TMP/self2.rst" 2>&1 || { fail "self2: crshim restore"; cat "$TMP/self2.rst"; }
 for _ in $(seq 100); do [ "$(grep -c '^done' "$TMP/self2.out")" = 2 ] && break; sleep 0.1; done
 check "self2: a plain restore runs on from the call (returned 1 appended to its output file)" \
@@ -159,6 +159,11 @@ check "self: no CRIU (ENOENT)" grep -qx "returned -1 No such file or directory" 
 	<<<"$(CRSHIM_CRIU=/nonexistent/criu LD_PRELOAD=$SHIM "$SELF" "$TMP/nocriu" 1 2>/dev/null)"
 check "self: without the shim (ENOSYS)" grep -qx "returned -1 Function not implemented" \
 	<<<"$("$SELF" "$TMP/noshim" 1 2>/dev/null)"
+if command -v unshare >/dev/null 2>&1; then
+	check "self: session leader outside the pid namespace (ESRCH, a warning naming setsid)" \
+		sh -c "unshare --pid --fork env LD_PRELOAD='$SHIM' '$SELF' '$TMP/nosess' 1 2>'$TMP/nosess.err' |
+		       grep -qx 'returned -1 No such process' && grep -q setsid '$TMP/nosess.err'"
+fi
 
 # ---- crshim_discard_region and the callbacks with crshim dump
 rm -f "$TMP/h.pid"
