@@ -61,6 +61,11 @@
  *                 dump used as is (external file[...] lines, options)
  *       pids      [every pid in the dumped tree]
  *       dump_seconds  (a self-checkpoint writes dump_ms instead)
+ *       image_files { "NAME.img": bytes } every CRIU image of the run with
+ *                 its size; restore refuses a checkpoint where one is
+ *                 missing or of another size (before creating anything);
+ *                 absent in a self-checkpoint, which restore then takes
+ *                 as it is
  *       self_images_fd, self_images_path   (self-checkpoint only) the
  *                 images' directory, which the process held open while
  *                 CRIU dumped it (libcriu needs it): restore hands the

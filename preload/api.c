@@ -13,8 +13,10 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_MARKS 64
 
@@ -173,7 +175,10 @@ void crs_api_prepare(void)
 		uint32_t obj = crs_reg_fd_get(fd);
 		struct stat fs;
 
-		if (obj == CRS_NO_OBJECT || fstat(fd, &fs) < 0)
+		/* A raw fstat, as everything the control thread does to the
+		 * program's fds: the program may close or reuse the number at
+		 * any time, the identity check below sorts that out. */
+		if (obj == CRS_NO_OBJECT || syscall(SYS_fstat, fd, &fs) < 0)
 			continue;
 		for (int k = 0; k < ndrops; k++)
 			if (drops[k].fd < 0 && drops[k].ino == fs.st_ino && drops[k].dev == fs.st_dev)

@@ -50,7 +50,10 @@ int crs_move_fd_high(int fd)
 
 	if (hi < 0)
 		return fd;
-	syscall(SYS_close, fd);
+	/* close(), not the raw system call: a sanitizer runtime (TSan) tracks
+	 * fds through it.  The shim's own hook passes it through (the callers
+	 * are inside the shim). */
+	close(fd);
 	return hi;
 }
 
@@ -63,6 +66,16 @@ static dev_t sock_dev;
 static ino_t sock_ino;
 static pid_t owner_pid;
 static int phase = CRS_PHASE_RUNNING;
+/*
+ * While the program's threads are parked (PARK ... UNPARK), the crshim that
+ * parked them is watched: if it dies before UNPARK (killed, crashed), the
+ * threads are let go instead of waiting forever.  A pidfd when the kernel
+ * has them (polled with the listening socket), else its pid, checked every
+ * 200 ms.  Parking never spans a CRIU dump, so the pidfd is never dumped.
+ */
+static int conn_now = -1;	/* connection of the request being served */
+static int parker_fd = -1;
+static pid_t parker_pid;
 static uint64_t prepares, resumes, restores;
 
 int crs_control_phase(void)
@@ -314,9 +327,45 @@ static void on_dropped(struct crs_jsonw *w, const char *arg, int fd)
 	answer_ping(w);
 }
 
+static void unwatch_parker(void)
+{
+	if (parker_fd >= 0)
+		syscall(SYS_close, parker_fd);
+	parker_fd = -1;
+	parker_pid = 0;
+}
+
+static void watch_parker(int conn)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	unwatch_parker();
+	if (conn < 0 || getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+		return;
+	parker_pid = cr.pid;
+#ifdef SYS_pidfd_open
+	parker_fd = (int)syscall(SYS_pidfd_open, cr.pid, 0);
+	if (parker_fd >= 0)
+		parker_fd = crs_move_fd_high(parker_fd);
+#endif
+}
+
+/* The parker is gone (its pidfd is readable, or its pid no longer exists). */
+static int parker_gone(const struct pollfd *pf)
+{
+	if (!parker_pid)
+		return 0;
+	if (parker_fd >= 0)
+		return pf && (pf->revents & (POLLIN | POLLHUP | POLLERR));
+	return kill(parker_pid, 0) < 0 && errno == ESRCH;
+}
+
 static void on_park(struct crs_jsonw *w, const char *arg, int fd)
 {
 	answer_park(w);
+	if (crs_parked())
+		watch_parker(conn_now);
 }
 
 static void on_swap(struct crs_jsonw *w, const char *arg, int fd)
@@ -327,6 +376,7 @@ static void on_swap(struct crs_jsonw *w, const char *arg, int fd)
 static void on_unpark(struct crs_jsonw *w, const char *arg, int fd)
 {
 	answer_unpark(w);
+	unwatch_parker();
 }
 
 static const struct {
@@ -400,7 +450,9 @@ static void handle(int conn)
 	req[strcspn(req, "\r\n")] = 0;
 	crs_jsonw_init(&w, conn);
 	crs_debug("control: request '%s'", req);
+	conn_now = conn;
 	dispatch(&w, req, passed_fd);
+	conn_now = -1;
 	crs_jsonw_flush(&w);
 	syscall(SYS_write, conn, "\n", 1);
 	if (passed_fd >= 0)
@@ -424,16 +476,28 @@ static void *control_thread(void *arg)
 
 	crs_guard_enter(); /* our own calls are never recorded */
 	for (;;) {
-		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
-		int conn;
+		struct pollfd pf[3] = { { .fd = fd, .events = POLLIN },
+					{ .fd = wake_fd, .events = POLLIN },
+					{ .fd = parker_fd, .events = POLLIN } };
+		int conn, r;
 
 		/* Wait in poll, not in accept: a blocking accept reserves the
 		 * lowest free fd number while it waits, and the program would
 		 * get other numbers from open() than without the shim. */
-		if (poll(pf, wake_fd >= 0 ? 2 : 1, -1) < 0 && errno == EINTR)
+		r = poll(pf, 3, parker_pid && parker_fd < 0 ? 200 : -1);
+		if (parker_gone(&pf[2])) {
+			crs_warn("control: crshim (pid %d) went away while the threads were parked; they go on",
+				 (int)parker_pid);
+			crs_swap_release();
+			unwatch_parker();
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
 			continue;
 		if (__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE))
 			return NULL; /* paused: see crs_control_pause */
+		if (r == 0)
+			continue;
 		if (pf[0].revents & POLLNVAL) {
 			crs_info("control: endpoint closed by the program; control stops");
 			return NULL;
@@ -555,6 +619,7 @@ void crs_control_after_fork_child(void)
 	/* The inherited fd is the parent's endpoint: not ours to serve. */
 	if (listen_fd >= 0)
 		syscall(SYS_close, listen_fd);
+	unwatch_parker();
 	listen_fd = -1;
 	ctl_running = 0;
 	restart_pending = 0;

@@ -89,6 +89,13 @@ void crs_ensure_init(void)
 
 	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE)
 		return;
+	/* A hook called before libc initialised itself (from a preinit_array
+	 * function of the program: ASan's runtime mmaps there) would read an
+	 * empty environment and ignore every CRSHIM_* variable (CRSHIM_DISABLE
+	 * included).  Such early calls pass through; the constructor, after
+	 * libc's, initialises. */
+	if (!__environ)
+		return;
 	/* The first caller initialises; anyone arriving meanwhile (the same
 	 * thread re-entering through a hook, or another thread) passes its call
 	 * through unrecorded instead of waiting. */
@@ -100,6 +107,25 @@ void crs_ensure_init(void)
 	in_shim--;
 	__atomic_store_n(&init_state, INIT_DONE, __ATOMIC_RELEASE);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * Sanitizer builds (CRSHIM_SANITIZE=address): the shim is preloaded, so the
+ * ASan runtime it brings is never first in the program's library list,
+ * which ASan refuses unless told that this is expected.  These are the
+ * process's default options (ASAN_OPTIONS still adds to them); they also
+ * reach set-user-ID programs, which cannot read their own environment
+ * through /proc where ASan looks for ASAN_OPTIONS.
+ */
+CRS_EXPORT const char *__asan_default_options(void)
+{
+	/* LeakSanitizer stops the threads with ptrace, which a set-user-ID
+	 * program (not dumpable, no privilege) cannot do to itself. */
+	if (getauxval(AT_SECURE))
+		return "verify_asan_link_order=0:detect_leaks=0";
+	return "verify_asan_link_order=0";
+}
+#endif
 
 __attribute__((constructor)) static void crs_constructor(void)
 {

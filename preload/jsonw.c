@@ -87,22 +87,38 @@ void crs_jsonw_obj_end(struct crs_jsonw *w) { close_(w, '}'); }
 void crs_jsonw_arr_begin(struct crs_jsonw *w) { open_(w, '['); }
 void crs_jsonw_arr_end(struct crs_jsonw *w) { close_(w, ']'); }
 
-/* Length of the valid UTF-8 sequence at p, or 0. */
+/*
+ * Length of the well-formed UTF-8 sequence at p, or 0 (RFC 3629, table 3-7
+ * of Unicode: no overlong forms, no surrogates U+D800..U+DFFF, nothing
+ * above U+10FFFF; JSON readers refuse those).  A NUL ends the check early.
+ */
 static int utf8_len(const unsigned char *p)
 {
+	unsigned lo = 0x80, hi = 0xbf;
 	int n;
 
 	if (p[0] < 0x80)
 		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
 		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
 		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		if (p[0] == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (p[0] == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
 		n = 4;
-	else
+		if (p[0] == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (p[0] == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else {
 		return 0;
-	for (int i = 1; i < n; i++)
+	}
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
 	return n;

@@ -23,19 +23,31 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static void reopen_one(int fd)
+/* Does fd need a new description: O_NOFOLLOW, a regular file on tmpfs or
+ * unlinked?  Its flags go to *fl and *fdfl. */
+static int needs_reopen(int fd, int *fl, int *fdfl)
 {
 	struct stat st;
 	struct statfs sf;
+
+	*fl = fcntl(fd, F_GETFL);
+	*fdfl = fcntl(fd, F_GETFD);
+	if (*fl < 0 || *fdfl < 0 || !(*fl & O_NOFOLLOW))
+		return 0;
+	if (syscall(SYS_fstat, fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (st.st_nlink != 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC))
+		return 0;
+	return 1;
+}
+
+static void reopen_one(int fd)
+{
 	char link[64];
-	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd;
+	int fl, fdfl, nfd;
 	off_t pos;
 
-	if (fl < 0 || fdfl < 0 || !(fl & O_NOFOLLOW))
-		return;
-	if (syscall(SYS_fstat, fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return;
-	if (st.st_nlink != 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC))
+	if (!needs_reopen(fd, &fl, &fdfl))
 		return;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	nfd = (int)syscall(SYS_openat, AT_FDCWD, link, (fl & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
@@ -60,7 +72,28 @@ static void reopen_entry(const char *name, int dirfd, void *arg)
 		reopen_one(fd);
 }
 
+static void count_entry(const char *name, int dirfd, void *arg)
+{
+	int fd = atoi(name), fl, fdfl;
+
+	if (fd != dirfd && needs_reopen(fd, &fl, &fdfl))
+		(*(int *)arg)++;
+}
+
 void crs_reopen_prepare(void)
 {
+	int n = 0, skipped, parked = -1;
+
+	crs_for_each_entry("/proc/self/fd", count_entry, &n);
+	if (!n)
+		return;
+	/* Between the check of an fd and the dup3 over it, a thread of the
+	 * program could close it and open another file at the same number,
+	 * which dup3 would then replace: the threads are parked meanwhile
+	 * (a few ms, only when there is something to reopen). */
+	if (!crs_parked())
+		parked = crs_park_all(5000, &skipped);
 	crs_for_each_entry("/proc/self/fd", reopen_entry, NULL);
+	if (parked >= 0)
+		crs_unpark_all();
 }

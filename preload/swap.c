@@ -158,7 +158,7 @@ static void apply(const struct swap *s)
 	crs_reg_mark_inode(s->st.st_dev, s->st.st_ino, CRS_OF_UNLINKED | CRS_OF_SHARED_MAP | CRS_OF_WRITE, NULL);
 }
 
-void answer_unpark(struct crs_jsonw *w)
+void crs_swap_release(void)
 {
 	crs_unpark_all();
 	for (int i = 0; i < npending; i++)
@@ -166,5 +166,10 @@ void answer_unpark(struct crs_jsonw *w)
 	if (npending)
 		crs_info("moved %d shared segment%s onto files for the checkpoint", npending, npending == 1 ? "" : "s");
 	npending = 0;
+}
+
+void answer_unpark(struct crs_jsonw *w)
+{
+	crs_swap_release();
 	answer(w, 1, NULL);
 }

@@ -9,5 +9,8 @@ void answer_park(struct crs_jsonw *w);
 /* args: "PATH NRANGES START-END:OFFSET:PROT... NFDS FD..."; fd: the file */
 void answer_swap(struct crs_jsonw *w, const char *args, int fd);
 void answer_unpark(struct crs_jsonw *w);
+/* Let the parked threads go and record the swaps done so far (UNPARK
+ * without an answer: crshim went away while they were parked). */
+void crs_swap_release(void);
 
 #endif

@@ -25,6 +25,7 @@
 #include "manifest.h"
 #include "paths.h"
 #include "pools.h"
+#include "proc.h"
 #include "ptree.h"
 #include "scratch.h"
 #include "stdio_inherit.h"
@@ -179,6 +180,37 @@ static void resume_verbs(struct dump_ctx *c)
 	free(pids);
 }
 
+static int is_root(const struct dump_ctx *c, pid_t pid)
+{
+	for (int r = 0; r < c->nruns; r++)
+		if (c->runs[r].root == pid)
+			return 1;
+	return 0;
+}
+
+/* A process of a --tree run (not a root) that ended since it was collected:
+ * CRIU will not see it either, it is left out. */
+static int vanished(const struct dump_ctx *c, pid_t pid)
+{
+	return !is_root(c, pid) && (!proc_exists(pid) || ptree_is_zombie(pid));
+}
+
+static void drop_proc(struct dump_ctx *c, int i)
+{
+	if (crshim_verbose)
+		fprintf(stderr, "crshim dump: pid %d ended before the dump; left out\n", (int)c->procs[i].pid);
+	json_decref(c->procs[i].record);
+	memmove(&c->procs[i], &c->procs[i + 1], (size_t)(c->nprocs - i - 1) * sizeof(*c->procs));
+	c->nprocs--;
+}
+
+static void drop_vanished(struct dump_ctx *c)
+{
+	for (int i = 0; i < c->nprocs; i++)
+		if (vanished(c, c->procs[i].pid))
+			drop_proc(c, i--);
+}
+
 /* PREPARE every process that has a shim.  A process without an endpoint is
  * dumped as CRIU alone would (said once). */
 static int prepare_all(struct dump_ctx *c)
@@ -192,11 +224,19 @@ static int prepare_all(struct dump_ctx *c)
 			p->shim = p->prepared = 1;
 			continue;
 		}
+		if (vanished(c, p->pid)) {
+			drop_proc(c, i--);
+			continue;
+		}
 		if (e == CTL_NO_SHIM) {
 			if (crshim_verbose)
 				fprintf(stderr, "crshim dump: pid %d runs without the shim\n", (int)p->pid);
 			continue;
 		}
+		/* No answer (a stopped process): its PREPARE waits in its socket and
+		 * will be served when it runs again; a RESUME is queued after it. */
+		if (e == CTL_UNREACHABLE)
+			p->prepared = p->unanswered = 1;
 		fprintf(stderr, "crshim dump: cannot prepare %s\n", err);
 		return -1;
 	}
@@ -228,8 +268,14 @@ static void resume_all(struct dump_ctx *c)
 
 		if (!p->prepared)
 			continue;
-		if (ctl_request(p->pid, "RESUME", 10000, &ans, err, sizeof(err)) != CTL_OK)
+		if (p->unanswered) {
+			/* Queued behind its PREPARE; no need to wait for the answer. */
+			if (ctl_request(p->pid, "RESUME", 500, &ans, err, sizeof(err)) != CTL_OK)
+				fprintf(stderr, "crshim dump: pid %d does not answer; it leaves the prepared state when it "
+						"runs again\n", (int)p->pid);
+		} else if (ctl_request(p->pid, "RESUME", 10000, &ans, err, sizeof(err)) != CTL_OK) {
 			fprintf(stderr, "crshim dump: cannot resume %s\n", err);
+		}
 		json_decref(ans);
 		p->prepared = 0;
 	}
@@ -474,8 +520,13 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 				continue;
 			run->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			run->seconds = dump_now() - run->seconds;
-			if (run->status != 0)
+			if (run->status != 0) {
+				char log[PATH_MAX + 16];
+
 				criu_reap_group(run->criu);
+				snprintf(log, sizeof(log), "%s/dump.log", run->images);
+				criu_network_unlock(log);
+			}
 			run->criu = 0;
 			running--;
 			if (run->status != 0 || !run->arrived)
@@ -651,10 +702,15 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "crshim dump: %s\n", c.criu);
 		return 1;
 	}
-	if (collect(&c, argv + optind, argc - optind) < 0)
+	if (collect(&c, argv + optind, argc - optind) < 0) {
+		free(c.procs);
+		free(c.runs);
 		return 2;
+	}
 	if (dump_make_dir(c.dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "crshim dump: %s\n", err);
+		free(c.procs);
+		free(c.runs);
 		return 1;
 	}
 	if (quiesce_verbs(&c) < 0 || prepare_all(&c) < 0 ||
@@ -663,6 +719,7 @@ int cmd_dump(int argc, char **argv)
 		goto out;
 	if (moved)
 		refresh_records(&c);
+	drop_vanished(&c);
 	records = records_of(&c, &pids);
 	if (pools_discover(pids, records, c.nprocs, &c.pools, err, sizeof(err)) < 0) {
 		fprintf(stderr, "crshim dump: %s\n", err);

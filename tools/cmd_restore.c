@@ -35,6 +35,8 @@
 #include "stdio_inherit.h"
 #include "verbs_exchange.h"
 
+#include "crshim_manifest.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,10 +69,48 @@ struct rctx {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: crshim [-v] restore -D DIR [--replace] [--timeout SEC] [--child]\n"
+		   "                         [--allow-foreign-owner]\n"
 		   "  --replace  replace files that stand where a pool must be recreated\n"
 		   "  --child    restore the one process or tree of DIR as a child of crshim, with\n"
 		   "             crshim's stdin, stdout and stderr; wait for it, forward signals\n"
-		   "             (TERM INT HUP QUIT USR1 USR2) and exit with its status\n");
+		   "             (TERM INT HUP QUIT USR1 USR2) and exit with its status\n"
+		   "  --allow-foreign-owner  restore a checkpoint that another user owns or could have changed\n");
+}
+
+/*
+ * A checkpoint is trusted: its manifest says which files to create where,
+ * with which owner, mode and content, and CRIU runs its images.  So only a
+ * checkpoint that nobody else could have written is restored: DIR and its
+ * manifest owned by the caller and not writable by group or others, unless
+ * --allow-foreign-owner.
+ */
+static int check_owner(const char *dir, int allow)
+{
+	char path[PATH_MAX + 32];
+	const char *what[2] = { dir, path };
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CRSHIM_MANIFEST_FILE);
+	for (int i = 0; i < 2 && !allow; i++) {
+		struct stat st;
+
+		if (stat(what[i], &st) < 0)
+			continue; /* the manifest's own check says what is missing */
+		if (st.st_uid != geteuid()) {
+			fprintf(stderr,
+				"crshim restore: %s belongs to uid %u, not to you (uid %u): a checkpoint says what to create, "
+				"where, with which owner and mode; restore it only if you trust it, with --allow-foreign-owner\n",
+				what[i], (unsigned)st.st_uid, (unsigned)geteuid());
+			return -1;
+		}
+		if (st.st_mode & 022) {
+			fprintf(stderr,
+				"crshim restore: %s is writable by other users (mode %04o): they could have changed the "
+				"checkpoint; restore it only if you trust it, with --allow-foreign-owner\n",
+				what[i], (unsigned)(st.st_mode & 07777));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void sleep_ms(long ms)
@@ -113,6 +154,25 @@ static int wait_pids_free(struct rctx *c)
 				if (!said++ && ptree_is_zombie(pid))
 					printf("waiting for pid %d (a zombie of pid %d) to be reaped\n", (int)pid,
 					       (int)ptree_ppid(pid));
+				sleep_ms(20);
+			}
+			/* CRIU cannot create pid either while it still names the
+			 * process group or session of a live process (children of
+			 * the killed job, ending). */
+			for (pid_t m; (m = ptree_group_member(pid));) {
+				char comm[64];
+
+				ptree_comm(m, comm, sizeof(comm));
+				if (dump_now() > deadline) {
+					fprintf(stderr,
+						"crshim restore: pid %d is still the process group or session of pid %d (%s) "
+						"after %d s; it must end before this checkpoint can be restored\n",
+						(int)pid, (int)m, comm, c->timeout_s);
+					return -1;
+				}
+				if (!said++)
+					printf("waiting for pid %d (%s), of process group or session %d, to end\n", (int)m,
+					       comm, (int)pid);
 				sleep_ms(20);
 			}
 		}
@@ -655,11 +715,12 @@ int cmd_restore(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'D' }, { "replace", no_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 'T' }, { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },	   { "child", no_argument, NULL, 'c' },
+		{ "allow-foreign-owner", no_argument, NULL, 'F' },
 		{ 0 },
 	};
 	struct rctx c = { .timeout_s = 30, .stdio.ours = { -1, -1, -1 } };
 	char err[512];
-	int opt, rc = 1;
+	int opt, rc = 1, foreign = 0;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+D:vh", opts, NULL)) != -1) {
@@ -667,6 +728,7 @@ int cmd_restore(int argc, char **argv)
 		case 'D': c.dir = optarg; break;
 		case 'r': c.replace = 1; break;
 		case 'c': c.child = 1; break;
+		case 'F': foreign = 1; break;
 		case 'T': c.timeout_s = atoi(optarg) > 0 ? atoi(optarg) : 30; break;
 		case 'v': crshim_verbose++; break;
 		case 'h': usage(stdout); return 0;
@@ -677,6 +739,8 @@ int cmd_restore(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (check_owner(c.dir, foreign) < 0)
+		return 1;
 	c.m = manifest_load(c.dir, err, sizeof(err));
 	if (!c.m) {
 		fprintf(stderr, "crshim restore: %s\n", err);

@@ -86,7 +86,7 @@ int cmd_status(int argc, char **argv)
 	};
 	int json = 0, all = 0, c, failed = 0, n;
 	pid_t *pids = NULL;
-	json_t *out = json_array();
+	json_t *out;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+ja", opts, NULL)) != -1) {
@@ -118,6 +118,7 @@ int cmd_status(int argc, char **argv)
 			pids[i] = (pid_t)v;
 		}
 	}
+	out = json_array();
 	for (int i = 0; i < n; i++) {
 		char err[512];
 		json_t *rec = NULL;

@@ -3,6 +3,7 @@
 
 #include "proc.h"
 #include "ptree.h"
+#include "tcp_ports.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -26,22 +27,12 @@ static int is_launcher(const char *comm)
 static int local_address(const char *hex, int v6)
 {
 	struct ifaddrs *ifa, *i;
-	unsigned char addr[16];
-	int n = v6 ? 16 : 4, found = 0;
+	unsigned char addr[16] __attribute__((aligned(4))); /* read as struct in6_addr */
+	unsigned port;
+	int found = 0;
 
-	for (int k = 0; k < n; k++) {
-		unsigned v;
-
-		if (sscanf(hex + 2 * k, "%2x", &v) != 1)
-			return 1; /* unreadable: do not refuse on it */
-		addr[k] = (unsigned char)v;
-	}
-	/* /proc/net/tcp prints 32-bit words in host order */
-	for (int w = 0; w < n; w += 4) {
-		unsigned char t[4] = { addr[w + 3], addr[w + 2], addr[w + 1], addr[w] };
-
-		memcpy(addr + w, t, 4);
-	}
+	if (tcp_parse_addr(hex, v6, addr, &port) < 0)
+		return 1; /* unreadable: do not refuse on it */
 	if (!v6 && addr[0] == 127)
 		return 1;
 	if (v6 && (IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr) || IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)addr) ||
@@ -76,15 +67,13 @@ static int remote_peer(pid_t pid, char *peer, size_t len)
 		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, v6 ? "tcp6" : "tcp");
 		f = fopen(path, "re");
 		while (f && !found && fgets(line, sizeof(line), f)) {
-			char rem[64];
-			unsigned st;
-			unsigned long ino;
+			struct tcp_line t;
 
-			if (sscanf(line, " %*d: %*s %63s %x %*s %*s %*s %*u %*u %lu", rem, &st, &ino) != 3 || st != 0x01)
+			if (tcp_parse_line(line, &t) < 0 || t.state != 0x01)
 				continue;
-			if (!proc_fds_hold_socket(fds, nfds, ino) || local_address(rem, v6))
+			if (!proc_fds_hold_socket(fds, nfds, t.inode) || local_address(t.remote, v6))
 				continue;
-			snprintf(peer, len, "%s", rem);
+			snprintf(peer, len, "%s", t.remote);
 			found = 1;
 		}
 		if (f)

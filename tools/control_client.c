@@ -147,8 +147,12 @@ enum ctl_error ctl_request_fd(pid_t pid, const char *request, int pass_fd, int t
 	buf = read_all(fd, deadline, &len);
 	close(fd);
 	if (!buf || len == 0) {
+		if (buf)
+			snprintf(err, errlen, "pid %d: the shim closed the connection without answering%s", (int)pid,
+				 proc_exists(pid) ? "" : " (the process ended)");
+		else
+			snprintf(err, errlen, "pid %d: no answer from the shim within %d ms", (int)pid, timeout_ms);
 		free(buf);
-		snprintf(err, errlen, "pid %d: no answer from the shim within %d ms", (int)pid, timeout_ms);
 		return CTL_UNREACHABLE;
 	}
 	*answer = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &jerr);

@@ -69,7 +69,9 @@ void coord_answer(int fd, int ok)
 {
 	const char *msg = ok ? "ok\n" : "fail\n";
 
-	if (write(fd, msg, strlen(msg)) < 0)
+	/* MSG_NOSIGNAL: the action script is gone when its CRIU crashed; that
+	 * must not kill crshim (SIGPIPE) before it cleans up. */
+	if (send(fd, msg, strlen(msg), MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET)
 		perror("crshim: coordination");
 	close(fd);
 }
@@ -94,7 +96,7 @@ int cmd_hook(int argc, char **argv)
 		return 1;
 	}
 	snprintf(buf, sizeof(buf), "%s %s\n", action, id);
-	if (write(fd, buf, strlen(buf)) < 0)
+	if (send(fd, buf, strlen(buf), MSG_NOSIGNAL) < 0)
 		return 1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);

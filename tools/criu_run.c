@@ -136,3 +136,39 @@ void criu_reap_group(pid_t pid)
 	 * tasks is in its process group. */
 	kill(-pid, SIGKILL);
 }
+
+void criu_network_unlock(const char *log_path)
+{
+	FILE *f = fopen(log_path, "re");
+	char line[512], id[64] = "", table[40];
+	pid_t pid;
+	int st;
+
+	while (f && !id[0] && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "CRIU run id = ");
+
+		if (p && sscanf(p + 14, "%63s", id) != 1)
+			id[0] = 0;
+	}
+	if (f)
+		fclose(f);
+	if (!id[0] || strspn(id, "0123456789abcdef-") != strlen(id))
+		return;
+	/* CRIU names it "inet CRIU-" and its run id, in 32 bytes */
+	snprintf(table, sizeof(table), "CRIU-%.21s", id);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		if (nul >= 0) {
+			dup2(nul, 1);
+			dup2(nul, 2);
+		}
+		execlp("nft", "nft", "delete", "table", "inet", table, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+}

@@ -15,6 +15,11 @@ pid_t criu_spawn(const char *criu_path, char *const argv[], char *const env[], c
 int criu_wait(pid_t pid);
 /* End what is left of a CRIU run's process group after it failed. */
 void criu_reap_group(pid_t pid);
+/* After a CRIU run that failed: remove its network lock (the nftables table
+ * "inet CRIU-<run id>", the id read from its log) if it is still there: a
+ * CRIU killed or crashed while it held the lock leaves it, and it drops the
+ * TCP connections of processes that run again. */
+void criu_network_unlock(const char *log_path);
 /* Print the lines of a CRIU log that explain a failure ("Error", and the
  * last lines), indented, at most max lines, to f. */
 void criu_log_excerpt(FILE *f, const char *log_path, int max);

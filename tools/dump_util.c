@@ -203,6 +203,30 @@ int dump_write_criu_config(const char *path, const struct dproc *procs, int npro
 	return r;
 }
 
+/* Sizes of the CRIU images of a run ({"pages-1.img": N, ...}), checked before
+ * a restore: a truncated pages image makes CRIU's restorer loop forever. */
+static json_t *image_sizes(const char *images)
+{
+	json_t *o = json_object();
+	DIR *d = opendir(images);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX + 300];
+		size_t n = strlen(de->d_name);
+		struct stat st;
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".img"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", images, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			json_object_set_new(o, de->d_name, json_integer((json_int_t)st.st_size));
+	}
+	if (d)
+		closedir(d);
+	return o;
+}
+
 static void utc_now(char *out, size_t len)
 {
 	time_t t = time(NULL);
@@ -235,9 +259,10 @@ json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int lea
 				json_array_append_new(pids, json_integer(procs[i].pid));
 		snprintf(images, sizeof(images), "dumps/%d", (int)runs[r].root);
 		snprintf(conf, sizeof(conf), "dumps/%d/criu.conf", (int)runs[r].root);
-		json_array_append_new(dumps, json_pack("{s:i,s:s,s:s,s:o,s:f}", "root_pid", (int)runs[r].root,
+		json_array_append_new(dumps, json_pack("{s:i,s:s,s:s,s:o,s:f,s:o}", "root_pid", (int)runs[r].root,
 						       "images", images, "config", conf, "pids", pids,
-						       "dump_seconds", runs[r].seconds));
+						       "dump_seconds", runs[r].seconds, "image_files",
+						       image_sizes(runs[r].images)));
 	}
 	for (int i = 0; i < nprocs; i++) {
 		char link[64], exe[PATH_MAX];

@@ -16,6 +16,7 @@ struct dproc {
 	int dump;		/* index of its CRIU run */
 	int shim;		/* has a control endpoint */
 	int prepared;
+	int unanswered;		/* PREPARE sent, no answer (stopped, busy): may be prepared */
 	json_t *record;		/* process record (NULL without the shim) */
 };
 

@@ -4,6 +4,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,9 @@ int fifos_recreate(json_t *fifos, char *err, size_t errlen)
 			snprintf(err, errlen, "%s must be a FIFO, but something else stands there", path);
 			return -1;
 		}
-		if (make_dirs(path) < 0 || mkfifo(path, mode) < 0 || chmod(path, mode) < 0) {
+		/* (no chmod through a symlink swapped in after mkfifo) */
+		if (make_dirs(path) < 0 || mkfifo(path, mode) < 0 ||
+		    fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) < 0) {
 			snprintf(err, errlen, "cannot make the FIFO %s: %s", path, strerror(errno));
 			return -1;
 		}

@@ -78,15 +78,28 @@ int output_prepare(json_t *e, char *err, size_t errlen)
 {
 	const char *path = json_string_value(json_object_get(e, "path"));
 	mode_t mode = (mode_t)json_integer_value(json_object_get(e, "mode"));
+	struct stat st;
 	int fd;
 
 	if (!path) {
 		snprintf(err, errlen, "manifest: an output without a path");
 		return -1;
 	}
-	/* Gone (a cleaned node): the output starts again in a new file. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT, mode ? mode : 0644);
-	if (fd < 0)
-		snprintf(err, errlen, "cannot open output %s: %s", path, strerror(errno));
+	/* Gone (a cleaned node): the output starts again in a new file.  Never
+	 * through a symbolic link planted there (the recorded path is a real
+	 * one), never anything but a regular file (a FIFO would block here). */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, mode ? mode : 0644);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			snprintf(err, errlen, "output %s is a symbolic link; refusing to write through it", path);
+		else
+			snprintf(err, errlen, "cannot open output %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		snprintf(err, errlen, "output %s is not a regular file; refusing to hand it over", path);
+		close(fd);
+		return -1;
+	}
 	return fd;
 }

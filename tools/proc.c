@@ -97,13 +97,21 @@ int proc_read_maps(pid_t pid, struct proc_map **out)
 
 static void read_fdinfo(pid_t pid, struct proc_fd *fd)
 {
-	char p[96], line[256];
+	char p[96];
 	FILE *f;
 
 	snprintf(p, sizeof(p), "/proc/%d/fdinfo/%d", (int)pid, fd->fd);
 	f = fopen(p, "re");
 	if (!f)
 		return;
+	proc_parse_fdinfo(f, fd);
+	fclose(f);
+}
+
+void proc_parse_fdinfo(FILE *f, struct proc_fd *fd)
+{
+	char line[256];
+
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long v;
 
@@ -114,7 +122,6 @@ static void read_fdinfo(pid_t pid, struct proc_fd *fd)
 		else if (sscanf(line, "mnt_id: %llu", &v) == 1)
 			fd->mnt_id = (int)v;
 	}
-	fclose(f);
 }
 
 static int cmp_fd(const void *a, const void *b)

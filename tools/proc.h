@@ -44,5 +44,10 @@ int proc_fds_hold_socket(const struct proc_fd *fds, int nfds, unsigned long ino)
 
 /* Parse one maps line (exposed for the fuzzers and unit tests). */
 int proc_parse_maps_line(const char *line, struct proc_map *m);
+/* Parse an fdinfo file (pos, flags, mnt_id) into fd (exposed for the
+ * fuzzers). */
+#include <stdio.h>
+void proc_parse_fdinfo(FILE *f, struct proc_fd *fd);
+#define CRSHIM_PROC_PARSE_FDINFO 1
 
 #endif

@@ -121,3 +121,35 @@ void ptree_comm(pid_t pid, char *out, size_t outlen)
 		fclose(f);
 	}
 }
+
+pid_t ptree_group_member(pid_t id)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	while (d && !found && (de = readdir(d))) {
+		char path[300], buf[1024], *p;
+		pid_t pid = (pid_t)atoi(de->d_name);
+		int pgrp, sid, ok;
+		char state;
+		FILE *f;
+
+		if (pid <= 0 || pid == id)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		ok = fgets(buf, sizeof(buf), f) != NULL;
+		fclose(f);
+		if (!ok || !(p = strrchr(buf, ')')))
+			continue;
+		/* zombies too: until reaped they hold the ids */
+		if (sscanf(p + 1, " %c %*d %d %d", &state, &pgrp, &sid) == 3 && (pgrp == id || sid == id))
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}

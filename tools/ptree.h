@@ -15,5 +15,8 @@ pid_t ptree_ppid(pid_t pid);
 int ptree_is_zombie(pid_t pid);
 /* Short name (comm) into out. */
 void ptree_comm(pid_t pid, char *out, size_t outlen);
+/* A process (a zombie too) other than id whose process group or session is
+ * id (a pid stays in use while it names one), or 0 if none. */
+pid_t ptree_group_member(pid_t id);
 
 #endif

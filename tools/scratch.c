@@ -341,10 +341,18 @@ int scratch_prepare(json_t *e, const char *dir, char *err, size_t errlen)
 	}
 	if (policy == 3) {
 		char data[4200];
+		struct stat st;
 		int in;
 
 		snprintf(data, sizeof(data), "%s/%s", dir, json_string_value(json_object_get(e, "data")));
 		in = open(data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (in >= 0 && (fstat(in, &st) < 0 || (uint64_t)st.st_size != size)) {
+			snprintf(err, errlen, "cannot restore scratch file %s from %s: truncated or of the wrong size", path,
+				 data);
+			close(in);
+			close(fd);
+			return -1;
+		}
 		if (in < 0 || sparse_copy(in, fd, size) < 0) {
 			snprintf(err, errlen, "cannot restore scratch file %s from %s: %s", path, data, strerror(errno));
 			if (in >= 0)

@@ -21,6 +21,46 @@ static int has(json_t *list, int port)
 	return 0;
 }
 
+int tcp_parse_line(const char *line, struct tcp_line *t)
+{
+	const char *colon;
+
+	memset(t, 0, sizeof(*t));
+	/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+	if (sscanf(line, " %*d: %63s %63s %x %*s %*s %*s %*u %*u %lu", t->local, t->remote, &t->state,
+		   &t->inode) != 4)
+		return -1;
+	colon = strrchr(t->local, ':');
+	if (!colon || strlen(colon + 1) != 4 || strspn(colon + 1, "0123456789abcdefABCDEF") != 4 ||
+	    sscanf(colon + 1, "%x", &t->local_port) != 1)
+		return -1;
+	return 0;
+}
+
+int tcp_parse_addr(const char *field, int v6, unsigned char addr[16], unsigned *port)
+{
+	size_t n = v6 ? 16 : 4, digits = 2 * n;
+
+	if (strlen(field) != digits + 5 || field[digits] != ':' ||
+	    strspn(field, "0123456789abcdefABCDEF") != digits ||
+	    strspn(field + digits + 1, "0123456789abcdefABCDEF") != 4 || sscanf(field + digits + 1, "%x", port) != 1)
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		unsigned v;
+
+		if (sscanf(field + 2 * k, "%2x", &v) != 1)
+			return -1;
+		addr[k] = (unsigned char)v;
+	}
+	/* The kernel prints 32-bit words in host order */
+	for (size_t w = 0; w < n; w += 4) {
+		unsigned char t[4] = { addr[w + 3], addr[w + 2], addr[w + 1], addr[w] };
+
+		memcpy(addr + w, t, 4);
+	}
+	return 0;
+}
+
 static void scan_table(pid_t pid, const char *table, const struct proc_fd *fds, int nfds, json_t *ports)
 {
 	char path[64], line[512];
@@ -31,19 +71,12 @@ static void scan_table(pid_t pid, const char *table, const struct proc_fd *fds, 
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		char local[64];
-		unsigned st, port;
-		unsigned long ino;
-		char *colon;
+		struct tcp_line t;
 
-		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-		if (sscanf(line, " %*d: %63s %*s %x %*s %*s %*s %*u %*u %lu", local, &st, &ino) != 3 || st != 0x0A)
+		if (tcp_parse_line(line, &t) < 0 || t.state != 0x0A)
 			continue;
-		colon = strrchr(local, ':');
-		if (!colon || sscanf(colon + 1, "%x", &port) != 1)
-			continue;
-		if (proc_fds_hold_socket(fds, nfds, ino) && !has(ports, (int)port))
-			json_array_append_new(ports, json_integer(port));
+		if (proc_fds_hold_socket(fds, nfds, t.inode) && !has(ports, (int)t.local_port))
+			json_array_append_new(ports, json_integer(t.local_port));
 	}
 	fclose(f);
 }
@@ -100,13 +133,9 @@ static int time_wait_on(int port)
 		char line[512];
 
 		while (f && !found && fgets(line, sizeof(line), f)) {
-			char local[64], *colon;
-			unsigned st, p;
+			struct tcp_line tl;
 
-			if (sscanf(line, " %*d: %63s %*s %x", local, &st) != 2 || st != 0x06)
-				continue;
-			colon = strrchr(local, ':');
-			found = colon && sscanf(colon + 1, "%x", &p) == 1 && (int)p == port;
+			found = tcp_parse_line(line, &tl) == 0 && tl.state == 0x06 && (int)tl.local_port == port;
 		}
 		if (f)
 			fclose(f);
