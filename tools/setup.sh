@@ -7,7 +7,10 @@
 #   build (default)  install missing packages, install a working CRIU (tools/get-criu.sh),
 #                    configure and build with CMake into ${CRSHIM_BUILD_DIR:-build}
 #   demo [args]      build, then run tools/demo.sh [args]
-#   test [args]      build, then run ctest [args] (e.g. -R unit); exits with ctest's status
+#   test             build, then the whole test suite: ctest, the suite again under ASan+UBSan
+#                    and the threaded tests under TSan (tools/sanitize.sh), every fuzz target
+#                    for ${CRSHIM_FUZZ_SECONDS:-30} s (tools/fuzz.sh); non-zero if any failed
+#   test ARGS...     build, then only ctest ARGS (e.g. -R unit); exits with ctest's status
 #
 # Idempotent and safe to re-run; works from any directory. CI=true turns on -DCRSHIM_WERROR=ON.
 set -euo pipefail
@@ -22,7 +25,7 @@ fi
 case $mode in
 build | demo | test) ;;
 -h | --help | help)
-	sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit 0
 	;;
 *)
@@ -53,6 +56,7 @@ fi
 # ---- packages --------------------------------------------------------------------------------
 # criu: Debian 12's package does not work on this kernel, but it ships libcriu.so.2 and the
 # criu.h/criu-plugin.h headers; criu.h includes protobuf-c.h, hence libprotobuf-c-dev.
+# clang and libclang-rt-14-dev: libFuzzer for tools/fuzz.sh (sanitizers use gcc's runtimes).
 PACKAGES=(
 	build-essential cmake pkg-config file
 	libunwind-dev libelf-dev libcmocka-dev libjansson-dev
@@ -60,6 +64,7 @@ PACKAGES=(
 	openmpi-bin libopenmpi-dev
 	criu libprotobuf-c-dev
 	nftables iproute2 procps util-linux
+	clang libclang-rt-14-dev
 )
 
 phase packages
@@ -102,6 +107,17 @@ cmake "${cmake_args[@]}"
 cmake --build "$BUILD_DIR" -j2
 
 # ---- demo / tests ----------------------------------------------------------------------------
+# failed_assertions BUILD_DIR: a CI log is often cut in the middle, so repeat each failed
+# assertion of the last ctest run there (and the indented detail under it) at the very end.
+failed_assertions() {
+	local log=$1/Testing/Temporary/LastTest.log
+	[ -f "$log" ] || return 0
+	echo "==== failed assertions, again (from $log)"
+	awk '/^[0-9]+\/[0-9]+ Testing: / { t = $3 }
+	     /^(FAIL|not ok)/ { print t ": " $0; n = 4; next }
+	     n > 0 && /^[ \t]/ { print "    " $0; n--; next } { n = 0 }' "$log" | head -n 120
+}
+
 case $mode in
 demo)
 	phase demo
@@ -112,18 +128,28 @@ demo)
 	exec bash tools/demo.sh "$@"
 	;;
 test)
-	phase tests
-	rc=0
-	ctest --test-dir "$BUILD_DIR" --output-on-failure "$@" || rc=$?
-	if [ "$rc" != 0 ] && [ -f "$BUILD_DIR/Testing/Temporary/LastTest.log" ]; then
-		# A CI log is often cut in the middle: repeat each failed assertion (and the
-		# indented detail under it) at the very end.
-		echo "==== failed assertions, again (from $BUILD_DIR/Testing/Temporary/LastTest.log)"
-		awk '/^[0-9]+\/[0-9]+ Testing: / { t = $3 }
-		     /^(FAIL|not ok)/ { print t ": " $0; n = 4; next }
-		     n > 0 && /^[ \t]/ { print "    " $0; n--; next } { n = 0 }' \
-			"$BUILD_DIR/Testing/Temporary/LastTest.log" | head -n 120
+	if [ "$#" -gt 0 ]; then
+		phase tests
+		rc=0
+		ctest --test-dir "$BUILD_DIR" --output-on-failure "$@" || rc=$?
+		[ "$rc" = 0 ] || failed_assertions "$BUILD_DIR"
+		exit "$rc"
 	fi
-	exit "$rc"
+	# The whole suite: ctest, then again under sanitizers, then the fuzzers.  All three
+	# run whatever the others gave; the exit status is non-zero if any failed.
+	phase "tests (ctest)"
+	r_test=0 r_san=0 r_fuzz=0
+	ctest --test-dir "$BUILD_DIR" --output-on-failure || r_test=$?
+	phase "tests under sanitizers (tools/sanitize.sh)"
+	bash tools/sanitize.sh || r_san=$?
+	phase "fuzzing (tools/fuzz.sh ${CRSHIM_FUZZ_SECONDS:-30})"
+	bash tools/fuzz.sh "${CRSHIM_FUZZ_SECONDS:-30}" || r_fuzz=$?
+	[ "$r_test" = 0 ] || failed_assertions "$BUILD_DIR"
+	[ "$r_san" = 0 ] || failed_assertions "${CRSHIM_ASAN_DIR:-build-asan}"
+	echo "==== ctest: exit $r_test; sanitizers: exit $r_san; fuzzing: exit $r_fuzz"
+	if [ "$r_test" = 0 ] && [ "$r_san" = 0 ] && [ "$r_fuzz" = 0 ]; then
+		exit 0
+	fi
+	exit 1
 	;;
 esac
