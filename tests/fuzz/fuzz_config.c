@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
+
 static const char *const names[] = { "CRSHIM_DISABLE",   "CRSHIM_LOG",	  "CRSHIM_LOG_FILE", "CRSHIM_BACKTRACE",
 				     "CRSHIM_HOOKS",	 "CRSHIM_SCRATCH", "CRSHIM_RUNDIR" };
 #define NVARS (sizeof(names) / sizeof(names[0]))
@@ -45,14 +47,6 @@ static void on_warning(void *ctx, const char *msg)
 	}
 	nwarnings++;
 }
-
-#define CHECK(c)                                                                                            \
-	do {                                                                                                \
-		if (!(c)) {                                                                                 \
-			fprintf(stderr, "check failed: %s\n", #c);                                          \
-			abort();                                                                            \
-		}                                                                                           \
-	} while (0)
 
 static struct crs_config cfg;
 

@@ -66,23 +66,6 @@ void crs_backtrace_describe(uintptr_t ip, char *out, size_t outlen)
 	snprintf(out, outlen, "0x%lx", (unsigned long)ip);
 }
 
-/* Thread parking (park.c) would signal the fuzzer's threads: never park. */
-int crs_parked(void)
-{
-	return 0;
-}
-
-int crs_park_all(int timeout_ms, int *skipped)
-{
-	(void)timeout_ms;
-	*skipped = 0;
-	return -1;
-}
-
-void crs_unpark_all(void)
-{
-}
-
 /* ---- the harness ---- */
 static const char *fake_env(const char *name)
 {

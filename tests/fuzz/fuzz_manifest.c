@@ -28,13 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHECK(c)                                                                                            \
-	do {                                                                                                \
-		if (!(c)) {                                                                                 \
-			fprintf(stderr, "check failed: %s\n", #c);                                          \
-			abort();                                                                            \
-		}                                                                                           \
-	} while (0)
+#include "fuzz_check.h"
 
 static char dir[64], file[96];
 

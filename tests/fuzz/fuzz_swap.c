@@ -11,30 +11,7 @@
 
 #include <stdint.h>
 
-/* What swap.c uses and this harness does not exercise. */
-int crs_parked(void)
-{
-	return 0;
-}
-
-int crs_park_all(int timeout_ms, int *skipped)
-{
-	(void)timeout_ms;
-	*skipped = 0;
-	return -1;
-}
-
-void crs_unpark_all(void)
-{
-}
-
-#define CHECK(c)                                                                                            \
-	do {                                                                                                \
-		if (!(c)) {                                                                                 \
-			fprintf(stderr, "check failed: %s\n", #c);                                          \
-			abort();                                                                            \
-		}                                                                                           \
-	} while (0)
+#include "fuzz_check.h"
 
 static struct swap s;
 

@@ -15,13 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c)                                                                                            \
-	do {                                                                                                \
-		if (!(c)) {                                                                                 \
-			fprintf(stderr, "check failed: %s\n", #c);                                          \
-			abort();                                                                            \
-		}                                                                                           \
-	} while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -65,6 +65,86 @@ wait_files() {
 	done
 }
 
+# start_soak_set SIZE_MB [LOG_PATTERN [PERIOD_MS]]: $NR soak_workers (tests/progs/soak_worker.c)
+# sharing the unlinked pool $name, each in its own session (as a job launcher starts them;
+# CRIU refuses a task whose session leader is outside its pid namespace), until $STOP
+# exists; results in $TMP/res.R, output in printf(LOG_PATTERN, R) (default $TMP/w.%s.out).
+# Waits for every "ready".  Sets PIDS, P1 (rank 0) and P2 (the last rank).
+start_soak_set() {
+	local size=$1 pattern=${2:-$TMP/w.%s.out} period=${3:-20} r log
+	PIDS=""
+	rm -f "$TMP"/res.* "$STOP"
+	for r in $(seq 0 $((NR - 1))); do
+		# shellcheck disable=SC2059  # the pattern is ours
+		log=$(printf "$pattern" "$r")
+		setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_worker" "$name" "$r" "$NR" "$size" "$period" "$STOP" \
+			"$TMP/res.$r" </dev/null >"$log" 2>&1 &
+		PIDS="$PIDS $!"
+	done
+	CLEANUP_PIDS="$CLEANUP_PIDS $PIDS"
+	for r in $(seq 0 $((NR - 1))); do
+		# shellcheck disable=SC2059
+		log=$(printf "$pattern" "$r")
+		for _ in $(seq 300); do grep -q '^ready' "$log" 2>/dev/null && break; sleep 0.1; done
+	done
+	P1=${PIDS# }
+	P1=${P1%% *}
+	P2=${PIDS##* }
+}
+
+# all_alive [PID...]: every pid given (default: $PIDS) still runs; names the first that does not.
+all_alive() {
+	local p
+	for p in ${*:-$PIDS}; do
+		kill -0 "$p" 2>/dev/null || { echo "    pid $p is gone"; return 1; }
+	done
+}
+
+# progressing [PID...]: the main thread of every pid given (default: $PIDS) keeps being
+# scheduled for 3 s: its voluntary context switches grow, as a worker's loop sleeps
+# (nanosleep) and a frozen, stopped or parked thread does not switch.
+switches() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+progressing() {
+	local p i before
+	for p in ${*:-$PIDS}; do
+		before=$(switches "$p")
+		for i in $(seq 30); do
+			sleep 0.1
+			[ "$(switches "$p")" -gt $((before + 5)) ] && continue 2
+		done
+		echo "    pid $p made no progress in 3 s ($(grep State "/proc/$p/status" 2>/dev/null))"
+		return 1
+	done
+}
+
+# none_alive PID...: none of them runs.
+none_alive() {
+	local p
+	for p in "$@"; do kill -0 "$p" 2>/dev/null && { echo "    pid $p runs"; return 1; }; done
+	return 0
+}
+
+# results_ok: every rank wrote "OK" into $TMP/res.R (within 90 s).
+results_ok() {
+	local r
+	wait_files 90 $(for r in $(seq 0 $((NR - 1))); do echo "$TMP/res.$r"; done) || return 1
+	for r in $(seq 0 $((NR - 1))); do grep -q '^OK' "$TMP/res.$r" || return 1; done
+}
+
+# expect_fail DESCRIPTION PATTERN COMMAND...: the command fails and says PATTERN (ERE).
+expect_fail() {
+	local what=$1 pat=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] && grep -qE "$pat" <<<"$out"; then
+		ok "$what (exit $rc: $(grep -E "$pat" <<<"$out" | head -1 | cut -c1-120))"
+	else
+		fail "$what (exit $rc)"
+		sed 's/^/    /' <<<"$out"
+	fi
+}
+
 # A private rundir so tests do not see each other's endpoints.
 export CRSHIM_RUNDIR
 CRSHIM_RUNDIR=$(mktemp -d /tmp/crshim-test-rundir.XXXXXX)

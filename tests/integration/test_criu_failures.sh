@@ -22,30 +22,6 @@ start_set() {
 	sleep 1.2
 }
 
-all_alive() {
-	local p
-	for p in $PIDS; do kill -0 "$p" 2>/dev/null || return 1; done
-}
-
-results_ok() {
-	local r
-	wait_files 90 $(for r in $(seq 0 $((NR - 1))); do echo "$TMP/res.$r"; done) || return 1
-	for r in $(seq 0 $((NR - 1))); do grep -q '^OK' "$TMP/res.$r" || return 1; done
-}
-
-expect_fail() { # description pattern command...
-	local what=$1 pat=$2 out rc
-	shift 2
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ] && grep -qE "$pat" <<<"$out"; then
-		ok "$what (exit $rc: $(grep -E "$pat" <<<"$out" | head -1 | cut -c1-110))"
-	else
-		fail "$what (exit $rc)"
-		sed 's/^/    /' <<<"$out"
-	fi
-}
-
 start_set 500
 
 # CRIU missing

@@ -46,19 +46,6 @@ need_criu
 need_verbs_exchange
 RW="$VERBS_BIN/rdma_rw"
 
-expect_fail() { # description pattern command...
-	local what=$1 pat=$2 out rc
-	shift 2
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ] && grep -qE "$pat" <<<"$out"; then
-		ok "$what ($(grep -E "$pat" <<<"$out" | head -1 | cut -c1-140))"
-	else
-		fail "$what (exit $rc)"
-		sed 's/^/    /' <<<"$out"
-	fi
-}
-
 port=$(free_port)
 start_pair yes "$RW" -s "$port" -- "$RW" -c localhost -p "$port" -t "$TMP/stop" -m 10 -w 10
 wait_grep "$TMP/client.log" connected 20 && wait_grep "$TMP/server.log" connected 20

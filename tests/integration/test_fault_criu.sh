@@ -23,39 +23,6 @@ STOP="$TMP/stop"
 MOUNTS=""
 trap 'for m in $MOUNTS; do umount "$m" 2>/dev/null; done; cleanup' EXIT
 
-start_set() {
-	local r
-	PIDS=""
-	rm -f "$TMP"/res.* "$STOP"
-	for r in $(seq 0 $((NR - 1))); do
-		setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_worker" "$name" "$r" "$NR" "$SIZE" 20 "$STOP" "$TMP/res.$r" \
-			</dev/null >"$TMP/w.$r.out" 2>&1 &
-		PIDS="$PIDS $!"
-	done
-	CLEANUP_PIDS="$CLEANUP_PIDS $PIDS"
-	for r in $(seq 0 $((NR - 1))); do
-		for _ in $(seq 300); do grep -q '^ready' "$TMP/w.$r.out" 2>/dev/null && break; sleep 0.1; done
-	done
-}
-
-all_alive() {
-	local p
-	for p in $PIDS; do kill -0 "$p" 2>/dev/null || return 1; done
-}
-
-switches() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-progressing() {
-	local p i before
-	for p in $PIDS; do
-		before=$(switches "$p")
-		for i in $(seq 30); do
-			sleep 0.1
-			[ "$(switches "$p")" -gt $((before + 5)) ] && continue 2
-		done
-		echo "    pid $p made no progress in 3 s ($(grep State "/proc/$p/status" 2>/dev/null))"
-		return 1
-	done
-}
 
 failed_cleanly() { # label dir pattern
 	local label=$1 dir=$2 pat=$3 rc
@@ -73,7 +40,7 @@ failed_cleanly() { # label dir pattern
 	check "$label: the pool copies were removed" bash -c "[ -z \"\$(ls -A '$dir/pools' 2>/dev/null)\" ]"
 }
 
-start_set
+start_soak_set "$SIZE"
 check "the set started ($NR processes, ${SIZE} MiB pool)" all_alive
 
 # --- CRIU crashes at the freeze point ---

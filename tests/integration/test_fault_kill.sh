@@ -28,48 +28,6 @@ SIZE=${CRSHIM_FAULT_POOL_MB:-256}
 name="crst-fk-$$"
 STOP="$TMP/stop"
 
-start_set() {
-	local r
-	PIDS=""
-	rm -f "$TMP"/res.* "$STOP"
-	for r in $(seq 0 $((NR - 1))); do
-		setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_worker" "$name" "$r" "$NR" "$SIZE" 20 "$STOP" "$TMP/res.$r" \
-			</dev/null >"$TMP/w.$r.out" 2>&1 &
-		PIDS="$PIDS $!"
-	done
-	CLEANUP_PIDS="$CLEANUP_PIDS $PIDS"
-	for r in $(seq 0 $((NR - 1))); do
-		for _ in $(seq 300); do grep -q '^ready' "$TMP/w.$r.out" 2>/dev/null && break; sleep 0.1; done
-	done
-	P1=${PIDS# }
-	P1=${P1%% *}
-	P2=${PIDS##* }
-}
-
-all_alive() {
-	local p
-	for p in ${1:-$PIDS}; do kill -0 "$p" 2>/dev/null || return 1; done
-}
-
-# Context switches of the main thread: each loop of the workers sleeps
-# (nanosleep), a frozen, stopped or parked thread does not switch.
-switches() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-# The main thread of every process keeps looping for 3 s: none frozen,
-# parked or stopped.
-progressing() {
-	local p i before
-	for p in ${1:-$PIDS}; do
-		before=$(switches "$p")
-		for i in $(seq 30); do
-			sleep 0.1
-			[ "$(switches "$p")" -gt $((before + 5)) ] && continue 2
-		done
-		echo "    pid $p made no progress in 3 s ($(grep State "/proc/$p/status" 2>/dev/null))"
-		return 1
-	done
-}
-
 # No CRIU or action script of this test left (they hold our directory).
 criu_gone() {
 	local i
@@ -111,7 +69,7 @@ interrupted() { # label dir
 	check "$1: restore refuses it clearly" grep -q "not a checkpoint, or an interrupted one" <<<"$out"
 }
 
-start_set
+start_soak_set "$SIZE"
 check "the set started ($NR processes, ${SIZE} MiB pool)" all_alive
 
 # --- 1. during PREPARE: one process stopped, the other already prepared ---

@@ -22,20 +22,6 @@ NR=2
 name="crst-fp-$$"
 STOP="$TMP/stop"
 
-start_set() {
-	local r
-	PIDS=""
-	rm -f "$TMP"/res.* "$STOP"
-	for r in $(seq 0 $((NR - 1))); do
-		setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_worker" "$name" "$r" "$NR" 16 20 "$STOP" "$TMP/res.$r" \
-			</dev/null >"$TMP/w.$r.out" 2>&1 &
-		PIDS="$PIDS $!"
-	done
-	CLEANUP_PIDS="$CLEANUP_PIDS $PIDS"
-	for r in $(seq 0 $((NR - 1))); do
-		for _ in $(seq 300); do grep -q '^ready' "$TMP/w.$r.out" 2>/dev/null && break; sleep 0.1; done
-	done
-}
 
 start_quiet() { # a process with the shim that does nothing -> Q
 	setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_hammer" 0 600 "$TMP/qstop" </dev/null >"$TMP/q.out" 2>&1 &
@@ -51,12 +37,7 @@ all_running() { # every pid answers with phase running
 	for p in "$@"; do [ "$(phase "$p")" = running ] || { echo "    pid $p: phase '$(phase "$p")'"; return 1; }; done
 }
 
-all_alive() {
-	local p
-	for p in "$@"; do kill -0 "$p" 2>/dev/null || return 1; done
-}
-
-start_set
+start_soak_set 16
 start_quiet
 
 # --- 1. a process stops answering during PREPARE ---

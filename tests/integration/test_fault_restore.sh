@@ -24,42 +24,6 @@ NR=2
 name="crst-fr-$$"
 STOP="$TMP/stop"
 
-start_set() {
-	local r
-	PIDS=""
-	rm -f "$TMP"/res.* "$STOP"
-	for r in $(seq 0 $((NR - 1))); do
-		setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_worker" "$name" "$r" "$NR" 32 20 "$STOP" "$TMP/res.$r" \
-			</dev/null >"$TMP/w.$r.out" 2>&1 &
-		PIDS="$PIDS $!"
-	done
-	CLEANUP_PIDS="$CLEANUP_PIDS $PIDS"
-	for r in $(seq 0 $((NR - 1))); do
-		for _ in $(seq 300); do grep -q '^ready' "$TMP/w.$r.out" 2>/dev/null && break; sleep 0.1; done
-	done
-	P1=${PIDS# }
-	P1=${P1%% *}
-	P2=${PIDS##* }
-}
-
-none_alive() { # pids...
-	local p
-	for p in "$@"; do kill -0 "$p" 2>/dev/null && { echo "    pid $p runs"; return 1; }; done
-	return 0
-}
-
-expect_fail() { # description pattern command...
-	local what=$1 pat=$2 out rc
-	shift 2
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ] && grep -qE "$pat" <<<"$out"; then
-		ok "$what (exit $rc: $(grep -E "$pat" <<<"$out" | head -1 | cut -c1-120))"
-	else
-		fail "$what (exit $rc)"
-		sed 's/^/    /' <<<"$out"
-	fi
-}
 
 restore_and_finish() { # dir label
 	rm -f "$TMP"/res.* "$STOP"
@@ -78,7 +42,7 @@ restore_and_finish() { # dir label
 	for p in $PIDS; do wait_gone "$p" 30; done
 }
 
-start_set
+start_soak_set 32
 check "dump of the set (two CRIU runs)" "$CRSHIM" dump -D "$TMP/ck" $PIDS
 for p in $PIDS; do { wait "$p"; } 2>/dev/null; wait_gone "$p" 20; done
 

@@ -31,43 +31,11 @@ printf 'precious\n' >"$VICTIM"
 VSUM=$(md5sum <"$VICTIM")
 victim_intact() { [ "$(md5sum <"$VICTIM")" = "$VSUM" ] && [ ! -L "$VICTIM" ]; }
 
-start_set() { # extra redirection target for rank 0's output
-	local r
-	PIDS=""
-	rm -f "$TMP"/res.* "$STOP"
-	for r in $(seq 0 $((NR - 1))); do
-		setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_worker" "$name" "$r" "$NR" 16 20 "$STOP" "$TMP/res.$r" \
-			</dev/null >"$TMP/out/run.$r.log" 2>&1 &
-		PIDS="$PIDS $!"
-	done
-	CLEANUP_PIDS="$CLEANUP_PIDS $PIDS"
-	for r in $(seq 0 $((NR - 1))); do
-		for _ in $(seq 300); do grep -q '^ready' "$TMP/out/run.$r.log" 2>/dev/null && break; sleep 0.1; done
-	done
-}
-
-all_alive() {
-	local p
-	for p in $PIDS; do kill -0 "$p" 2>/dev/null || return 1; done
-}
-
-expect_fail() { # description pattern command...
-	local what=$1 pat=$2 out rc
-	shift 2
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ $rc -ne 0 ] && grep -qE "$pat" <<<"$out"; then
-		ok "$what (exit $rc: $(grep -E "$pat" <<<"$out" | head -1 | cut -c1-110))"
-	else
-		fail "$what (exit $rc)"
-		sed 's/^/    /' <<<"$out"
-	fi
-}
 
 mode_of() { stat -c %a "$1"; }
 
 mkdir -p "$TMP/out"
-start_set
+start_soak_set 16 "$TMP/out/run.%s.log"
 
 # --- modes ---
 mkdir -m 0755 "$TMP/ck"

@@ -20,21 +20,8 @@ SIZE=${CRSHIM_SOAK_POOL_MB:-64}
 name="crst-soak-$$"
 STOP="$TMP/stop"
 
-PIDS=""
-for r in $(seq 0 $((NR - 1))); do
-	setsid env LD_PRELOAD="$SHIM" "$PROGS/soak_worker" "$name" "$r" "$NR" "$SIZE" 10 "$STOP" "$TMP/res.$r" \
-		</dev/null >"$TMP/w.$r.out" 2>&1 &
-	PIDS="$PIDS $!"
-done
-CLEANUP_PIDS="$CLEANUP_PIDS $PIDS"
-for r in $(seq 0 $((NR - 1))); do
-	for _ in $(seq 300); do grep -q '^ready' "$TMP/w.$r.out" 2>/dev/null && break; sleep 0.1; done
-done
+start_soak_set "$SIZE" "$TMP/w.%s.out" 10
 
-all_alive() {
-	local p
-	for p in $PIDS; do kill -0 "$p" 2>/dev/null || { echo "    pid $p is gone: $(cat "$TMP"/res.* 2>/dev/null)"; return 1; }; done
-}
 nfds() { local p n=0; for p in $PIDS; do n=$((n + $(ls "/proc/$p/fd" | wc -l))); done; echo $n; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 

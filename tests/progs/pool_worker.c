@@ -36,58 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RANKS 16
+#include "worker_common.h"
+
 #define MAGIC 0x43525348504f4f4cULL /* "CRSHPOOL" */
-#define HEADER 4096
-#define WRITING (1ULL << 63)
-
-struct header {
-	uint64_t magic;
-	uint64_t attached;
-	uint64_t done;
-	uint64_t gen[MAX_RANKS];
-	uint64_t checks[MAX_RANKS];
-};
-
-static const char *result_path;
-
-static void finish(int ok, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	FILE *f;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	f = fopen(result_path, "w");
-	if (f) {
-		fprintf(f, "%s %s\n", ok ? "OK" : "FAIL", msg);
-		fclose(f);
-	}
-	fprintf(stderr, "pool_worker: %s %s\n", ok ? "OK" : "FAIL", msg);
-	exit(ok ? 0 : 1);
-}
 
 static uint64_t pattern(int rank, uint64_t k, uint64_t gen)
 {
 	return (gen * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)rank << 56) ^ (k * 0x100000001b3ULL);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* memfd: rank 0 serves the fd on an abstract unix socket. */
@@ -283,6 +238,7 @@ int main(int argc, char **argv)
 	size = (size_t)atol(argv[5]) << 20;
 	iters = atoi(argv[6]);
 	interval = atoi(argv[7]);
+	worker_name = "pool_worker";
 	result_path = argv[8];
 	if (nranks < 1 || nranks > MAX_RANKS || rank < 0 || rank >= nranks || size < 2 * HEADER)
 		finish(0, "bad arguments");

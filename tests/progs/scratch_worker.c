@@ -27,26 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "worker_common.h"
+
 #define MB (1024 * 1024L)
-
-static const char *result;
-
-static void finish(int ok, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	FILE *f;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	f = fopen(result, "w");
-	if (f) {
-		fprintf(f, "%s %s\n", ok ? "OK" : "FAIL", msg);
-		fclose(f);
-	}
-	exit(ok ? 0 : 1);
-}
 
 struct sfile {
 	char path[512];
@@ -131,7 +114,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	iters = atoi(argv[2]);
-	result = argv[3];
+	result_path = argv[3];
 	if (argc > 5) {
 		big_mb = atol(argv[4]);
 		written_mb = atol(argv[5]);

@@ -30,39 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RANKS 16
+#include "worker_common.h"
+
 #define MAGIC 0x43525348534f414bULL /* "CRSHSOAK" */
-#define HEADER 4096
-#define WRITING (1ULL << 63)
 #define SAMPLES 64
-
-struct header {
-	uint64_t magic;
-	uint64_t attached;
-	uint64_t done;
-	uint64_t gen[MAX_RANKS];
-	uint64_t checks[MAX_RANKS];
-};
-
-static const char *result_path;
-
-static void finish(int ok, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	FILE *f;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	f = fopen(result_path, "w");
-	if (f) {
-		fprintf(f, "%s %s\n", ok ? "OK" : "FAIL", msg);
-		fclose(f);
-	}
-	fprintf(stderr, "soak_worker: %s %s\n", ok ? "OK" : "FAIL", msg);
-	exit(ok ? 0 : 1);
-}
 
 static uint64_t fill(int rank, uint64_t k)
 {
@@ -86,22 +57,6 @@ static int is_sample(size_t k, size_t words)
 	return words / SAMPLES && k % (words / SAMPLES) == 0 && k / (words / SAMPLES) < SAMPLES;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int main(int argc, char **argv)
 {
 	const char *name, *stopfile;
@@ -123,6 +78,7 @@ int main(int argc, char **argv)
 	size = (size_t)atol(argv[4]) << 20;
 	interval = atoi(argv[5]);
 	stopfile = argv[6];
+	worker_name = "soak_worker";
 	result_path = argv[7];
 	if (nranks < 1 || nranks > MAX_RANKS || rank < 0 || rank >= nranks || size < 2 * HEADER)
 		finish(0, "bad arguments");
