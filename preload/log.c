@@ -50,6 +50,7 @@ void crs_log_after_fork(void)
 	crs_log_open();
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(int level, const char *fmt, va_list ap)
 {
 	char buf[1024];

@@ -30,6 +30,7 @@
 
 static int passed, failed;
 
+__attribute__((format(printf, 2, 3)))
 static void check(int ok, const char *fmt, ...)
 {
 	va_list ap;

@@ -27,20 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "say.h"
+
 static int ckpt_calls, rst_calls, rst_value = -1;
-
-static void say(const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (write(1, line, (size_t)n) != n)
-		_exit(4);
-}
 
 static void on_ckpt(void *arg)
 {
