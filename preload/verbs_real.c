@@ -7,6 +7,8 @@
 #include "verbs_int.h"
 
 #include <dlfcn.h>
+#include <link.h>
+#include <string.h>
 
 static const struct {
 	const char *name, *version;
@@ -66,12 +68,27 @@ static const struct {
 };
 
 static void *slots[VBF_COUNT];
+static char missing[VBF_COUNT]; /* libibverbs is loaded and lacks it */
+
+static int is_ibverbs(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const char *name = info->dlpi_name, *base = strrchr(name, '/');
+
+	(void)size;
+	(void)arg;
+	return !strncmp(base ? base + 1 : name, "libibverbs.so", 13);
+}
 
 static void *lookup(enum vb_fn f)
 {
-	void *p = crs_resolve(names[f].name, names[f].version);
-	void *h;
+	void *p, *h;
 
+	/* A failing dlvsym allocates its error message: never look up what
+	 * cannot be there (the control thread asks at every PREPARE, in
+	 * programs that never load libibverbs). */
+	if (!dl_iterate_phdr(is_ibverbs, NULL))
+		return NULL;
+	p = crs_resolve(names[f].name, names[f].version);
 	if (p)
 		return p;
 	h = dlopen("libibverbs.so.1", RTLD_LAZY | RTLD_NOLOAD);
@@ -79,6 +96,8 @@ static void *lookup(enum vb_fn f)
 		return NULL;
 	p = dlvsym(h, names[f].name, names[f].version);
 	dlclose(h);
+	if (!p) /* an older libibverbs: it will not grow the symbol */
+		__atomic_store_n(&missing[f], 1, __ATOMIC_RELAXED);
 	return p;
 }
 
@@ -86,7 +105,7 @@ void *vb_real(enum vb_fn f)
 {
 	void *p = __atomic_load_n(&slots[f], __ATOMIC_ACQUIRE);
 
-	if (!p) {
+	if (!p && !__atomic_load_n(&missing[f], __ATOMIC_RELAXED)) {
 		p = lookup(f);
 		if (p)
 			__atomic_store_n(&slots[f], p, __ATOMIC_RELEASE);
