@@ -131,11 +131,20 @@ static int collect(struct dump_ctx *c, char **args, int nargs)
 			ptree_collect((pid_t)v, &tree, &n);
 		else if (ptree_collect((pid_t)v, &tree, &n) == 0)
 			n = 1;
-		for (int k = 0; k < n; k++)
+		for (int k = 0; k < n; k++) {
+			if (ptree_session_outside(tree[k])) {
+				fprintf(stderr,
+					"crshim dump: pid %d: its session leader is outside its pid namespace, and CRIU "
+					"refuses that; start the job in its own session (setsid)\n",
+					(int)tree[k]);
+				free(tree);
+				return -1;
+			}
 			if (add_proc(c, tree[k], i) < 0) {
 				free(tree);
 				return -1;
 			}
+		}
 		free(tree);
 		c->nruns++;
 	}

@@ -107,6 +107,27 @@ int ptree_is_zombie(pid_t pid)
 	return stat_fields(pid, &s, &pp) == 0 && (s == 'Z' || s == 'X');
 }
 
+int ptree_session_outside(pid_t pid)
+{
+	char path[64], line[256];
+	int outside = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSsid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			outside = atoi(last ? last + 1 : line + 6) == 0;
+			break;
+		}
+	fclose(f);
+	return outside;
+}
+
 void ptree_comm(pid_t pid, char *out, size_t outlen)
 {
 	char path[64];

@@ -298,6 +298,14 @@ if command -v unshare >/dev/null 2>&1; then
 		CHILDREN+=("$INNER")
 		check_verdict outside-session "$INNER" blocked blocker "session leader is outside"
 		criu_verdict outside-session "$INNER" blocked "session leader"
+		"$CRSHIM" dump -D "$WORK/outside" --leave-running "$INNER" >/dev/null 2>"$WORK/err"
+		rc=$?
+		if [ "$rc" != 0 ] && grep -q "session leader is outside.*setsid" "$WORK/err" &&
+			[ ! -e "$WORK/outside/manifest.json" ] && kill -0 "$INNER" 2>/dev/null; then
+			pass "outside-session: crshim dump refuses it before CRIU runs (exit $rc)"
+		else
+			fail "outside-session: crshim dump exit $rc: $(cat "$WORK/err")"
+		fi
 	else
 		skip "outside-session: unshare --pid did not give a task with sid 0 here"
 	fi
