@@ -155,7 +155,7 @@ run_asan() {
 	# environments; the test scripts replace LD_PRELOAD, never these).
 	export ASAN_OPTIONS="verify_asan_link_order=0:log_path=$REPORTS/asan:detect_leaks=1:handle_abort=1"
 	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:log_path=$REPORTS/ubsan"
-	export LSAN_OPTIONS="log_path=$REPORTS/asan"
+	export LSAN_OPTIONS="log_path=$REPORTS/asan:suppressions=$ROOT/tests/lsan.supp"
 	export CRSHIM_SANITIZED=address
 	# the CRIU soak runs shorter here (in full in the normal build)
 	export CRSHIM_SOAK_CRIU_CYCLES=${CRSHIM_SOAK_CRIU_CYCLES:-20}

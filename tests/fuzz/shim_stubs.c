@@ -1,6 +1,10 @@
-/* Thread parking (preload/park.c) signals every thread of the process: a fuzz
- * harness that links the control or swap code never parks (fuzz_control,
- * fuzz_swap). */
+/*
+ * What the fuzz harnesses of the control and swap code (fuzz_control,
+ * fuzz_swap) link instead of the parts of the shim that act on the process:
+ * thread parking (preload/park.c signals every thread) and the C API's
+ * checkpoint and restore callbacks (preload/api_events.c).
+ */
+#include "api_int.h"
 #include "shim.h"
 
 int crs_parked(void)
@@ -17,4 +21,13 @@ int crs_park_all(int timeout_ms, int *skipped)
 
 void crs_unpark_all(void)
 {
+}
+
+void crs_api_checkpoint_begin(void)
+{
+}
+
+void crs_api_resume(int restored)
+{
+	(void)restored;
 }

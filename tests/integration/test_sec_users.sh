@@ -97,7 +97,7 @@ check "... nothing was created through it" test -z "$(ls -A "$UDIR/real")"
 name="crst-su-$$"
 PIDS=""
 for r in 0 1; do
-	env LD_PRELOAD="$SHIM" "$UDIR/soak_worker" "$name" "$r" 2 16 20 "$UDIR/stop" "$UDIR/res.$r" \
+	setsid env LD_PRELOAD="$SHIM" "$UDIR/soak_worker" "$name" "$r" 2 16 20 "$UDIR/stop" "$UDIR/res.$r" \
 		</dev/null >"$UDIR/w.$r.out" 2>&1 &
 	PIDS="$PIDS $!"
 done
@@ -121,10 +121,14 @@ check "a job whose unlinked pool belongs to the user, mode 0640" \
 check "dump" "$CRSHIM" dump -D "$TMP/uck" $PIDS
 for p in $PIDS; do wait_gone "$p" 20; done
 rm -f "$UDIR"/res.*
-check "restore" "$CRSHIM" restore -D "$TMP/uck"
-fd=$(pool_fd "$P0")
-check "the recreated pool belongs to the user, mode 0640 ($(stat -L -c '%U:%G %a' "/proc/$P0/fd/$fd" 2>/dev/null))" \
-	test "$(stat -L -c '%u %g %a' "/proc/$P0/fd/$fd" 2>/dev/null)" = "$UU $UG 640"
+if "$CRSHIM" restore -D "$TMP/uck"; then
+	ok "restore"
+	fd=$(pool_fd "$P0")
+	check "the recreated pool belongs to the user, mode 0640 ($(stat -L -c '%U:%G %a' "/proc/$P0/fd/$fd" 2>/dev/null))" \
+		test "$(stat -L -c '%u %g %a' "/proc/$P0/fd/$fd" 2>/dev/null)" = "$UU $UG 640"
+else
+	fail "restore (the recreated pool's owner and mode not checked)"
+fi
 touch "$UDIR/stop"
 check "the job finishes with its pool verified" bash -c "
 	for r in 0 1; do
@@ -138,7 +142,7 @@ if [ $(((0x$capeff >> 24) & 1)) = 1 ]; then
 	nname="crst-sun-$$"
 	NP=""
 	for r in 0 1; do
-		as_user_bg env LD_PRELOAD="$USHIM" "$UDIR/pool_worker" named "$nname" "$r" 2 8 150 20 "$UDIR/nres.$r" \
+		as_user_bg setsid env LD_PRELOAD="$USHIM" "$UDIR/pool_worker" named "$nname" "$r" 2 8 150 20 "$UDIR/nres.$r" \
 			</dev/null >/dev/null 2>&1
 		NP="$NP $!"
 	done

@@ -114,6 +114,19 @@ static void setup(struct side *s, const char *dev)
 		vt_post_recv(&s->v, s->ctrl_mr, &s->ctrl[i], sizeof(struct msg), (uint64_t)i);
 }
 
+/* Deregister and free what the side registered, then close the device. */
+static void side_close(struct side *s, struct ibv_mr **mrs, void **bufs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (mrs[i] && ibv_dereg_mr(mrs[i]))
+			vt_die("ibv_dereg_mr");
+		free(bufs[i]);
+	}
+	if (ibv_dereg_mr(s->ctrl_mr) || vt_close(&s->v))
+		vt_die("closing the device");
+	free(s->ctrl);
+}
+
 static int server(const char *dev, int port)
 {
 	struct side s = { 0 };
@@ -163,6 +176,7 @@ static int server(const char *dev, int port)
 		}
 	}
 	printf("rdma_rw server: %d rounds ok\n", r - 1);
+	side_close(&s, (struct ibv_mr *[]){ pmr, mrs[0], mrs[1] }, (void *[]){ persist, bufs[0], bufs[1] }, 3);
 	return 0;
 }
 
@@ -231,6 +245,7 @@ static int client(const char *dev, const char *host, int port, const char *stopf
 	}
 	send_msg(&s, &(struct msg){ .type = MSG_END, .round = (uint32_t)r });
 	printf("rdma_rw client: %d rounds ok\n", r - 1);
+	side_close(&s, (struct ibv_mr *[]){ smr, rbmr }, (void *[]){ src, rb }, 2);
 	return 0;
 }
 

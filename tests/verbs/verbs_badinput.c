@@ -141,5 +141,7 @@ int main(void)
 	channels(&v);
 	show_int("rereg_mr no flags", ibv_rereg_mr(mr, 0, NULL, NULL, 0, 0));
 	completions(buf + 16384);
+	show_int("dereg_mr", ibv_dereg_mr(mr));
+	free(buf);
 	return 0;
 }

@@ -66,6 +66,21 @@ void vt_open(struct vt *v, const char *dev, int cqe, int depth)
 	v->psn = (uint32_t)lrand48() & 0xffffff;
 }
 
+int vt_close(struct vt *v)
+{
+	int r = 0, e;
+
+	if (v->qp && (e = ibv_destroy_qp(v->qp)) && !r)
+		r = e;
+	if (v->cq && (e = ibv_destroy_cq(v->cq)) && !r)
+		r = e;
+	if (v->pd && (e = ibv_dealloc_pd(v->pd)) && !r)
+		r = e;
+	if (v->ctx && (e = ibv_close_device(v->ctx)) && !r)
+		r = e;
+	return r;
+}
+
 void vt_connect(struct vt *v, const struct vt_dest *d)
 {
 	struct ibv_qp_attr a = {

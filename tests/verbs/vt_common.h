@@ -27,6 +27,8 @@ struct vt_dest {
 void vt_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* Device (NULL = first), PD, CQ, QP in INIT. */
 void vt_open(struct vt *v, const char *dev, int cqe, int depth);
+/* Destroy what vt_open created; 0, or the first error. */
+int vt_close(struct vt *v);
 /* INIT -> RTR -> RTS towards d. */
 void vt_connect(struct vt *v, const struct vt_dest *d);
 /* Swap mine and theirs over TCP: host NULL listens on port. */
