@@ -101,7 +101,7 @@ static int anon_private_prot(uintptr_t start, uintptr_t end)
 
 	if (fd < 0)
 		return -1;
-	while (covered < end && (n = read(fd, buf, sizeof(buf))) > 0) {
+	while (covered < end && (n = syscall(SYS_read, fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n && covered < end; i++) {
 			unsigned long s, e, off, ino;
 			char perms[8];
@@ -162,7 +162,7 @@ static int discard(uintptr_t start, size_t len, int prot, struct region *r)
 	if (fd < 0)
 		return -1;
 	fd = crs_move_fd_high(fd);
-	if (ftruncate(fd, (off_t)len) < 0 || fstat(fd, &st) < 0 || copy_to_file(fd, (void *)start, len) < 0)
+	if (ftruncate(fd, (off_t)len) < 0 || syscall(SYS_fstat, fd, &st) < 0 || copy_to_file(fd, (void *)start, len) < 0)
 		goto fail;
 	crs_record_open(fd, r->path, O_RDWR, AT_FDCWD);
 	crs_reg_object_update(crs_reg_fd_get(fd), set_drop, NULL);
@@ -247,7 +247,7 @@ CRS_EXPORT int crshim_impl_region_discarded(const void *addr)
 			continue;
 		if (fgetxattr(regions[i].fd, CRSHIM_DROPPED_XATTR, v, sizeof(v)) > 0)
 			r = 1;
-		else if (fstat(regions[i].fd, &st) == 0)
+		else if (syscall(SYS_fstat, regions[i].fd, &st) == 0)
 			r = st.st_ino != regions[i].ino || st.st_dev != regions[i].dev;
 	}
 	pthread_mutex_unlock(&lock);
@@ -287,7 +287,7 @@ int crs_discard_list(struct crs_discard_info *out, int max)
 	for (int i = 0; i < nregions && n < max; i++) {
 		struct stat st;
 
-		if (fstat(regions[i].fd, &st) < 0)
+		if (syscall(SYS_fstat, regions[i].fd, &st) < 0)
 			continue;
 		out[n].fd = regions[i].fd;
 		out[n].dev = st.st_dev;

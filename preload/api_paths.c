@@ -59,7 +59,7 @@ static int selected_criu(char *out, size_t outlen)
 
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
 	syscall(SYS_close, fd);
 	if (n <= 0)
 		return -1;

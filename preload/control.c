@@ -194,7 +194,7 @@ static void refresh_from_maps(void)
 
 	if (fd < 0)
 		return;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+	while ((n = syscall(SYS_read, fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
 			unsigned long start, end, off, ino;
 			unsigned maj, min;

@@ -58,7 +58,7 @@ static int blocks_signal(const char *tid, int sig)
 	fd = (int)syscall(SYS_open, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1); /* raw like the open: a sanitizer sees none of it */
 	syscall(SYS_close, fd);
 	if (n <= 0)
 		return 0;

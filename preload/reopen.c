@@ -30,17 +30,21 @@ static int needs_reopen(int fd, int *fl, int *fdfl)
 	struct stat st;
 	struct statfs sf;
 
-	*fl = fcntl(fd, F_GETFL);
-	*fdfl = fcntl(fd, F_GETFD);
+	*fl = (int)syscall(SYS_fcntl, fd, F_GETFL);
+	*fdfl = (int)syscall(SYS_fcntl, fd, F_GETFD);
 	if (*fl < 0 || *fdfl < 0 || !(*fl & O_NOFOLLOW))
 		return 0;
 	if (syscall(SYS_fstat, fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	if (st.st_nlink != 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC))
+	if (st.st_nlink != 0 && (syscall(SYS_fstatfs, fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC))
 		return 0;
 	return 1;
 }
 
+/* Raw system calls on the program's fd, as everywhere the control thread
+ * touches the program's fds: the program's threads are parked meanwhile, a
+ * synchronisation a sanitizer runtime (TSan) cannot see through libc's fd
+ * calls. */
 static void reopen_one(int fd)
 {
 	char link[64];
@@ -55,10 +59,10 @@ static void reopen_one(int fd)
 		crs_debug("prepare: cannot reopen fd %d without O_NOFOLLOW: %s", fd, strerror(errno));
 		return;
 	}
-	pos = lseek(fd, 0, SEEK_CUR);
+	pos = (off_t)syscall(SYS_lseek, fd, 0, SEEK_CUR);
 	if (pos >= 0)
-		lseek(nfd, pos, SEEK_SET);
-	if (dup3(nfd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+		syscall(SYS_lseek, nfd, pos, SEEK_SET);
+	if (syscall(SYS_dup3, nfd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
 		crs_debug("prepare: dup3 over fd %d failed: %s", fd, strerror(errno));
 	syscall(SYS_close, nfd);
 }

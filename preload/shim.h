@@ -157,6 +157,10 @@ void crs_control_stop(void);
 /* Credential changes (hooks/creds.c): stop the control thread; the next
  * hooked call starts it again (crs_control_maybe_restart, from crs_active). */
 void crs_control_pause(void);
+/* An fd the shim opens with the raw system call is read, stat'ed and closed
+ * with raw system calls too: a sanitizer runtime (TSan) tracks fds through
+ * libc's calls, and a mix looks like a race with the program's own use of
+ * the same number (the program cannot see the shim's fds either way). */
 /* Move an fd of the shim's own far above the program's numbers. */
 int crs_move_fd_high(int fd);
 void crs_control_maybe_restart(void);
