@@ -37,7 +37,8 @@
 # Environment: CC (default cc: gcc, whose sanitizers link as described
 # above), CRSHIM_SAN_CMAKE_ARGS (extra cmake arguments, e.g.
 # -DCRSHIM_VERBS=OFF), CRSHIM_SAN_REPORTS (keep the reports there),
-# CRSHIM_SOAK_CYCLES (PREPARE/RESUME cycles under TSan, default 300),
+# CRSHIM_SOAK_CYCLES (PREPARE/RESUME cycles under TSan, default 300), CRSHIM_SOAK_STRESS
+# (rounds of requests against four busy threads under TSan, default 1000),
 # CRSHIM_SOAK_CRIU_CYCLES (checkpoint/restore cycles under ASan, default 20).
 # Warnings are not errors here (CRSHIM_WERROR=OFF): the instrumentation makes
 # gcc warn about impossible cases ("null format string"); the normal CI build
@@ -184,7 +185,7 @@ run_tsan() {
 		trc=1
 	}
 	phase "TSan: PREPARE/RESUME stress (test_soak_control.sh)"
-	CRSHIM_SOAK_CYCLES=${CRSHIM_SOAK_CYCLES:-300} bash tests/integration/test_soak_control.sh "$TSAN_DIR" || {
+	CRSHIM_SOAK_CYCLES=${CRSHIM_SOAK_CYCLES:-300} CRSHIM_SOAK_STRESS=${CRSHIM_SOAK_STRESS:-1000} bash tests/integration/test_soak_control.sh "$TSAN_DIR" || {
 		echo "sanitize: test_soak_control failed under TSan" >&2
 		trc=1
 	}
