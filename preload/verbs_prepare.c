@@ -56,24 +56,16 @@ static int poll_all(void)
 	return total;
 }
 
-/* A reply from every device comes after the completions made before it.
- * The real function is looked up only once a device is open: in a program
- * without libibverbs the lookup fails, and a failing dlvsym allocates (its
- * error message) every time, in the control thread, at every PREPARE. */
+/* A reply from every device comes after the completions made before it. */
 static void round_trip(void)
 {
-	query_device_fn q = NULL;
+	query_device_fn q = VB_REAL(VBF_QUERY_DEVICE, query_device_fn);
 	struct ibv_device_attr a;
 	struct vb_ctx *c;
 
-	vb_for_each(c, VB_CTX, struct vb_ctx) {
-		if (!c->real)
-			continue;
-		if (!q)
-			q = VB_REAL(VBF_QUERY_DEVICE, query_device_fn);
-		if (q)
+	vb_for_each(c, VB_CTX, struct vb_ctx)
+		if (c->real && q)
 			q(c->real, &a);
-	}
 }
 
 static struct vb_qp *undrained(void)
