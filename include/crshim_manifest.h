@@ -74,7 +74,8 @@
  *                 crshim.h) rather than `crshim dump`; absent otherwise
  *   processes     [ { pid, ppid, exe, shim: bool, record: <process record
  *                    or null without the shim>, stdio } ]
- *       stdio     [ { fd (0, 1, 2), kind, target, access, key, dev, ino } ]
+ *       stdio     [ { fd (0, 1, 2), kind, target, access, key, dev, ino,
+ *                     session } ]
  *                 read while the process still ran:
  *                 kind    "pipe" | "tty" | "file" (a regular file or a
  *                         device CRIU reopens by name) | "socket" |
@@ -84,8 +85,13 @@
  *                 key     CRIU's --inherit-fd name for it: "pipe:[INO]",
  *                         "tty[RDEV:DEV]" (hex), a file's path without its
  *                         leading "/"; absent when CRIU has none
+ *                 session (terminals only) the session whose controlling
+ *                         terminal it is, 0 if none; absent in older
+ *                         manifests
  *                 `crshim restore --child` hands its own fds 0-2 to CRIU
- *                 under these names (tools/stdio_inherit.h)
+ *                 under these names (tools/stdio_inherit.h), but for the
+ *                 terminal of a session whose leader is not in the dump,
+ *                 which CRIU takes from its stdin (--shell-job)
  *   pools         [ pool ]  shared content CRIU is told not to save
  *                 (external file[...]); saved once here instead:
  *       id        "pool-N"

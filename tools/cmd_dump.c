@@ -425,7 +425,7 @@ static int start_criu(struct dump_ctx *c, const char *coord)
 		if (crshim_verbose)
 			criu_print_cmdline(stdout, c->criu, argv);
 		run->seconds = dump_now();
-		run->criu = criu_spawn(c->criu, argv, env, out, NULL, 0);
+		run->criu = criu_spawn(c->criu, argv, env, out, -1, NULL, 0);
 		if (run->criu < 0) {
 			fprintf(stderr, "crshim dump: cannot start CRIU: %s\n", strerror(errno));
 			run->criu = 0;

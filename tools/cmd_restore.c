@@ -415,7 +415,8 @@ static int restore_one(struct rctx *c, json_t *dump)
 	argv[argc] = NULL;
 	if (crshim_verbose)
 		criu_print_cmdline(stdout, c->criu, argv);
-	pid = criu_spawn(c->criu, argv, NULL, out, keep, nkeep);
+	/* a terminal CRIU takes from its stdin (stdio_inherit.h) */
+	pid = criu_spawn(c->criu, argv, NULL, out, c->child ? c->stdio.tty_stdin : -1, keep, nkeep);
 	st = pid < 0 ? 127 : criu_wait(pid);
 	if (st != 0 && pid > 0)
 		criu_reap_group(pid);

@@ -28,7 +28,7 @@ static void close_others(const int *keep, int nkeep)
 }
 
 pid_t criu_spawn(const char *criu_path, char *const argv[], char *const env[], const char *out_path,
-		 const int *keep_fds, int nkeep)
+		 int stdin_fd, const int *keep_fds, int nkeep)
 {
 	pid_t pid;
 
@@ -47,7 +47,9 @@ pid_t criu_spawn(const char *criu_path, char *const argv[], char *const env[], c
 			dup2(o, 2);
 		}
 	}
-	{
+	if (stdin_fd >= 0) {
+		dup2(stdin_fd, 0);
+	} else {
 		int n = open("/dev/null", O_RDONLY);
 
 		if (n >= 0 && n != 0) {

@@ -7,9 +7,10 @@
 
 /* Start criu with argv (argv[0] ignored; the binary is criu_path) and the
  * extra environment entries env (NULL-terminated, may be NULL); its stdout
- * and stderr go to out_path.  Returns the child's pid or -1. */
+ * and stderr go to out_path, its stdin is stdin_fd (-1: /dev/null), and of
+ * the other fds only keep_fds stay open.  Returns the child's pid or -1. */
 pid_t criu_spawn(const char *criu_path, char *const argv[], char *const env[], const char *out_path,
-		 const int *keep_fds, int nkeep);
+		 int stdin_fd, const int *keep_fds, int nkeep);
 /* Wait for a criu started by criu_spawn; returns its exit status (128+sig
  * when killed). */
 int criu_wait(pid_t pid);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 static int push(pid_t **v, int *n, pid_t pid)
 {
@@ -73,22 +74,49 @@ int ptree_nchildren(pid_t pid)
 	return nk;
 }
 
-/* Fields after the ")" that ends comm (comm may contain spaces). */
-static int stat_fields(pid_t pid, char *state, pid_t *ppid)
+/* The fields of /proc/PID/stat after the ")" that ends comm (comm may
+ * contain spaces and parentheses) into buf; a pointer to them, or NULL. */
+static const char *stat_tail(const char *pid_name, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
+	char path[300], *p;
 	FILE *f;
 	int ok;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid_name);
 	f = fopen(path, "re");
 	if (!f)
-		return -1;
-	ok = fgets(buf, sizeof(buf), f) != NULL;
+		return NULL;
+	ok = fgets(buf, (int)len, f) != NULL;
 	fclose(f);
-	if (!ok || !(p = strrchr(buf, ')')))
+	return ok && (p = strrchr(buf, ')')) ? p + 1 : NULL;
+}
+
+struct stat_fields {
+	char state;
+	int ppid, pgrp, session;
+	unsigned tty_nr;
+};
+
+static int stat_fields_of(const char *pid_name, struct stat_fields *sf)
+{
+	char buf[1024];
+	const char *t = stat_tail(pid_name, buf, sizeof(buf));
+
+	return t && sscanf(t, " %c %d %d %d %u", &sf->state, &sf->ppid, &sf->pgrp, &sf->session,
+			   &sf->tty_nr) == 5 ? 0 : -1;
+}
+
+static int stat_fields(pid_t pid, char *state, pid_t *ppid)
+{
+	char name[32];
+	struct stat_fields sf;
+
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	if (stat_fields_of(name, &sf) < 0)
 		return -1;
-	return sscanf(p + 1, " %c %d", state, ppid) == 2 ? 0 : -1;
+	*state = sf.state;
+	*ppid = sf.ppid;
+	return 0;
 }
 
 pid_t ptree_ppid(pid_t pid)
@@ -150,26 +178,45 @@ pid_t ptree_group_member(pid_t id)
 	pid_t found = 0;
 
 	while (d && !found && (de = readdir(d))) {
-		char path[300], buf[1024], *p;
 		pid_t pid = (pid_t)atoi(de->d_name);
-		int pgrp, sid, ok;
-		char state;
-		FILE *f;
+		struct stat_fields sf;
 
-		if (pid <= 0 || pid == id)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		ok = fgets(buf, sizeof(buf), f) != NULL;
-		fclose(f);
-		if (!ok || !(p = strrchr(buf, ')')))
-			continue;
 		/* zombies too: until reaped they hold the ids */
-		if (sscanf(p + 1, " %c %*d %d %d", &state, &pgrp, &sid) == 3 && (pgrp == id || sid == id))
+		if (pid > 0 && pid != id && stat_fields_of(de->d_name, &sf) == 0 &&
+		    (sf.pgrp == id || sf.session == id))
 			found = pid;
 	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* /proc/PID/stat's tty_nr: the kernel's new_encode_dev() of the terminal. */
+static unsigned encode_tty(dev_t rdev)
+{
+	unsigned maj = major(rdev), min = minor(rdev);
+
+	return (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
+}
+
+pid_t ptree_tty_session(pid_t pid, dev_t rdev)
+{
+	unsigned want = encode_tty(rdev);
+	struct stat_fields sf;
+	char name[32];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d;
+
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	if (stat_fields_of(name, &sf) == 0 && sf.tty_nr == want)
+		return sf.session;
+	/* Not pid's controlling terminal: maybe another session's. */
+	d = opendir("/proc");
+	while (d && !found && (de = readdir(d)))
+		if (atoi(de->d_name) > 0 && stat_fields_of(de->d_name, &sf) == 0 && sf.tty_nr == want &&
+		    sf.session > 0)
+			found = sf.session;
 	if (d)
 		closedir(d);
 	return found;

@@ -2,6 +2,8 @@
  * (stdio_inherit.h). */
 #include "stdio_inherit.h"
 
+#include "ptree.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -70,6 +72,8 @@ static json_t *one(pid_t pid, int fd)
 		      access_of(pid, fd), "dev", (json_int_t)st.st_dev, "ino", (json_int_t)st.st_ino);
 	if (key[0])
 		json_object_set_new(e, "key", json_string(key));
+	if (!strcmp(kind, "tty"))
+		json_object_set_new(e, "session", json_integer(ptree_tty_session(pid, st.st_rdev)));
 	return e;
 }
 
@@ -90,6 +94,7 @@ struct want {
 	const char *kind, *target, *access;
 	const char *key;	/* NULL: restored as it was */
 	const char *why;	/* why not, for the note */
+	int via_stdin;		/* a terminal CRIU takes from its stdin */
 };
 
 static int in_dump(json_t *dump, json_int_t pid)
@@ -124,10 +129,13 @@ int stdio_inherit_covers(const struct stdio_inherit *si, const char *key)
 	for (int i = 0; key && i < si->n; i++)
 		if (!strcmp(si->v[i].key, key))
 			return 1;
+	for (int i = 0; key && i < si->n_stdin_keys; i++)
+		if (!strcmp(si->stdin_keys[i], key))
+			return 1;
 	return 0;
 }
 
-static void describe(struct want *w, json_t *e, json_t *m)
+static void describe(struct want *w, json_t *e, json_t *m, json_t *dump)
 {
 	const char *ext;
 
@@ -137,6 +145,7 @@ static void describe(struct want *w, json_t *e, json_t *m)
 	w->access = json_string_value(json_object_get(e, "access"));
 	w->key = json_string_value(json_object_get(e, "key"));
 	w->why = "CRIU has no name to replace it by";
+	w->via_stdin = 0;
 	if (!w->kind || !w->target)
 		w->key = NULL;
 	else if (!strcmp(w->kind, "file") && (ext = external_of(json_object_get(m, "outputs"), e)))
@@ -145,6 +154,18 @@ static void describe(struct want *w, json_t *e, json_t *m)
 					      external_of(json_object_get(m, "scratch"), e))) {
 		w->key = NULL;
 		w->why = "a pool or scratch file";
+	} else if (!strcmp(w->kind, "tty")) {
+		json_int_t sid = json_integer_value(json_object_get(e, "session"));
+
+		/*
+		 * The controlling terminal of a session whose leader is not in
+		 * the checkpoint (a program started from a shell): CRIU wants
+		 * that session's leader to set it up when the terminal comes by
+		 * name, and fails ("No task found with sid").  With --shell-job
+		 * it takes such a terminal from its own stdin instead, and the
+		 * restored process joins the restorer's session.
+		 */
+		w->via_stdin = sid > 0 && !in_dump(dump, sid);
 	}
 }
 
@@ -194,6 +215,13 @@ static void choose(struct stdio_inherit *si, struct want *v, int n, int k)
 		note(w, "it was a terminal and this fd is not (CRIU reopens that terminal)");
 		return;
 	}
+	if (w->via_stdin) {
+		if (si->tty_stdin < 0)
+			si->tty_stdin = si->ours[w->fd];
+		if (si->n_stdin_keys < STDIO_MAX_INHERIT)
+			snprintf(si->stdin_keys[si->n_stdin_keys++], sizeof(si->stdin_keys[0]), "%s", w->key);
+		return;
+	}
 	if (!allows(si->ours[w->fd], w->access)) {
 		note(w, "this fd is not open for that access");
 		return;
@@ -214,6 +242,7 @@ int stdio_inherit_plan(struct stdio_inherit *si, json_t *m, json_t *dump)
 
 	memset(si, 0, sizeof(*si));
 	si->ours[0] = si->ours[1] = si->ours[2] = -1;
+	si->tty_stdin = -1;
 	for (int fd = 0; fd < 3; fd++) {
 		si->ours[fd] = fcntl(fd, F_DUPFD, HIGH_FD);
 		if (si->ours[fd] < 0 && errno != EBADF) {
@@ -236,7 +265,7 @@ int stdio_inherit_plan(struct stdio_inherit *si, json_t *m, json_t *dump)
 			    !strcmp(kind, "closed"))
 				continue;
 			v[n].pid = (int)pid;
-			describe(&v[n++], e, m);
+			describe(&v[n++], e, m, dump);
 		}
 	}
 	if (old)

@@ -12,7 +12,11 @@
  * --child | consumer` feeds consumer.  A name shared by several fds (2>&1,
  * a child holding its parent's stdout) gets the restorer's fd of the
  * lowest number; an output file (outputs.h) is taken over under its
- * external name.  What cannot be reattached is said on stderr and left to
+ * external name.  The controlling terminal of a session whose leader is
+ * not in the checkpoint (a program started from a shell) cannot be handed
+ * over by name: CRIU gets the restorer's terminal as its stdin and, with
+ * --shell-job, gives it to the restored process, which joins the
+ * restorer's session.  What cannot be reattached is said on stderr and left to
  * CRIU: a socket, an fd closed in the restorer, a terminal when the
  * restorer's fd is not one (CRIU then reopens the terminal by its name).
  */
@@ -34,6 +38,11 @@ struct stdio_inherit {
 		int fd;		/* one of ours[] */
 		char key[1100]; /* CRIU's name of the file it replaces */
 	} v[STDIO_MAX_INHERIT];
+	/* A terminal CRIU must take from its stdin (--shell-job): one of
+	 * ours[], or -1; and the names it replaces. */
+	int tty_stdin;
+	int n_stdin_keys;
+	char stdin_keys[STDIO_MAX_INHERIT][64];
 };
 
 /*

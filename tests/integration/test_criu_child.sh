@@ -125,21 +125,42 @@ if start_pipeline p6 && P6=$PID && start_pipeline p7; then
 	wait_gone "$PID" 10 || true
 fi
 
-# ---- 6. a terminal: dumped in one pty, restored --child in another
-if command -v script >/dev/null 2>&1; then
+# ---- 6. a terminal: dumped in one pty, restored --child in another.  Twice: the program
+# leads its session (the shell exec'ed it), and the program was started from a shell that
+# stays its session leader (CRIU then takes the terminal from its stdin, --shell-job).
+# script(1) runs $SHELL -c: set it, dash and bash differ in when they exec.
+tty_case() { # tty_case NAME COMMAND_PREFIX COMMAND_SUFFIX
+	local name=$1 pre=$2 post=$3 spid lead
 	rm -f "$TMP/t.pid"
-	script -qfec "LD_PRELOAD=$SHIM $CHILD $TMP/t.pid 150 20 5" /dev/null >"$TMP/tty1.out" 2>&1 </dev/null &
+	SHELL=/bin/sh script -qfec "${pre}env LD_PRELOAD=$SHIM $CHILD $TMP/t.pid 150 20 5$post" /dev/null \
+		>"$TMP/tty1.$name.out" 2>&1 </dev/null &
 	CLEANUP_PIDS="$CLEANUP_PIDS $!"
-	if wait_files 10 "$TMP/t.pid" && PID=$(cat "$TMP/t.pid") && sleep 1 &&
-		"$CRSHIM" dump -D "$TMP/ckt" "$PID" >/dev/null 2>&1; then
-		wait_gone "$PID" 10 || true
-		check "tty: the manifest records fd 0 as a terminal" grep -q '"key": "tty\[' "$TMP/ckt/manifest.json"
-		script -qfec "$CRSHIM restore -D $TMP/ckt --child; echo EXIT=\$?" /dev/null >"$TMP/tty2.out" 2>&1 </dev/null
-		check "tty: restored in another terminal, output there, exit status 5" \
-			sh -c "grep -q 'line 150' '$TMP/tty2.out' && grep -q EXIT=5 '$TMP/tty2.out'"
-	else
-		fail "tty: could not dump the program running in a pty"
+	if ! wait_files 10 "$TMP/t.pid" || ! PID=$(cat "$TMP/t.pid") || ! sleep 1; then
+		fail "tty $name: the program did not start in a pty"
+		return
 	fi
+	spid=$(ps -o sid= -p "$PID" | tr -d ' ')
+	lead=no
+	[ "$spid" = "$PID" ] && lead=yes
+	check "tty $name: the program leads its session: $lead (sid $spid, pid $PID)" [ "$lead" = "$4" ]
+	if ! "$CRSHIM" dump -D "$TMP/ckt.$name" "$PID" >"$TMP/dump.$name.out" 2>&1; then
+		fail "tty $name: could not dump the program running in a pty: $(tail -3 "$TMP/dump.$name.out")"
+		return
+	fi
+	wait_gone "$PID" 10 || true
+	check "tty $name: the manifest records fd 0 as a terminal" grep -q '"key": "tty\[' "$TMP/ckt.$name/manifest.json"
+	SHELL=/bin/sh script -qfec "$CRSHIM restore -D $TMP/ckt.$name --child; echo EXIT=\$?" /dev/null \
+		>"$TMP/tty2.$name.out" 2>&1 </dev/null
+	if grep -q 'line 150' "$TMP/tty2.$name.out" && grep -q EXIT=5 "$TMP/tty2.$name.out"; then
+		ok "tty $name: restored in another terminal, output there, exit status 5"
+	else
+		fail "tty $name: restored in another terminal, output there, exit status 5; it printed:"
+		grep -v '^line' "$TMP/tty2.$name.out" | tail -15 | sed 's/^/#   /'
+	fi
+}
+if command -v script >/dev/null 2>&1; then
+	tty_case leader "exec " "" yes
+	tty_case shell "" "; exit \$?" no
 else
 	echo "# script(1) missing: terminal case not run"
 fi
