@@ -72,8 +72,12 @@
  *                 directory back under that name (--inherit-fd)
  *   self_checkpoint  true when written by crshim_checkpoint_self (include/
  *                 crshim.h) rather than `crshim dump`; absent otherwise
- *   processes     [ { pid, ppid, exe, shim: bool, record: <process record
- *                    or null without the shim>, stdio } ]
+ *   processes     [ { pid, dump (index in dumps), exe, shim: bool, record:
+ *                    <process record or null without the shim>, stdio,
+ *                    threads; ppid in self-checkpoints } ]
+ *       threads   [ thread ids other than pid ], read while CRIU held the
+ *                 process; restore waits for them to be free, as for pids
+ *                 (absent in older manifests)
  *       stdio     [ { fd (0, 1, 2), kind, target, access, key, dev, ino,
  *                     session } ]
  *                 read while the process still ran:

@@ -182,6 +182,40 @@ static int tty_major(unsigned maj)
 	return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143);
 }
 
+/* Parent, session and controlling terminal (the kernel's encoding of its
+ * device) of pid from /proc/PID/stat; zeros if it cannot be read. */
+static void stat_of(pid_t pid, int *ppid, int *session, unsigned *tty_nr)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	*ppid = *session = 0;
+	*tty_nr = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (p && sscanf(p + 1, " %*c %d %*d %d %u", ppid, session, tty_nr) != 3)
+		*ppid = *session = 0;
+}
+
+/* The session CRIU records for terminal rdev held by pid: pid's session
+ * when it is pid's controlling terminal, else 0 (tools/ptree.h). */
+static int tty_session(pid_t pid, dev_t rdev)
+{
+	unsigned maj = major(rdev), min = minor(rdev), tty_nr;
+	int ppid, session;
+
+	stat_of(pid, &ppid, &session, &tty_nr);
+	return tty_nr == ((min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12)) ? session : 0;
+}
+
 /* fds 0-2 of pid with CRIU's inherit-fd name for each (see
  * include/crshim_manifest.h, "stdio"). */
 static void write_stdio(struct crs_jsonw *w, pid_t pid)
@@ -227,6 +261,8 @@ static void write_stdio(struct crs_jsonw *w, pid_t pid)
 			crs_jsonw_kv_str(w, "key", key);
 		crs_jsonw_kv_uint(w, "dev", st.st_dev);
 		crs_jsonw_kv_uint(w, "ino", st.st_ino);
+		if (!strcmp(kind, "tty"))
+			crs_jsonw_kv_int(w, "session", tty_session(pid, st.st_rdev));
 		crs_jsonw_obj_end(w);
 	}
 	crs_jsonw_arr_end(w);
@@ -234,37 +270,20 @@ static void write_stdio(struct crs_jsonw *w, pid_t pid)
 
 /* ------------------------------------------------------------- manifest */
 
-static pid_t ppid_of(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd, ppid = 0;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (p)
-		sscanf(p + 1, " %*c %d", &ppid);
-	return (pid_t)ppid;
-}
-
 static void write_process(struct crs_jsonw *w, const struct crs_self_ckpt *c, pid_t pid)
 {
 	char link[64], exe[PATH_MAX];
+	int ppid, session;
+	unsigned tty_nr;
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
+	stat_of(pid, &ppid, &session, &tty_nr);
 	crs_jsonw_obj_begin(w);
 	crs_jsonw_kv_int(w, "pid", pid);
-	crs_jsonw_kv_int(w, "ppid", ppid_of(pid));
+	crs_jsonw_kv_int(w, "ppid", ppid);
 	crs_jsonw_kv_int(w, "dump", 0);
 	crs_jsonw_kv_str(w, "exe", exe);
 	crs_jsonw_kv_bool(w, "shim", pid == c->pid);

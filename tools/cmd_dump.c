@@ -40,6 +40,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ struct dump_ctx {
 	json_t *outputs;	/* files appended to (outputs.h) */
 	json_t *tcp_ports;	/* ports the processes listen on */
 	json_t *stdio;		/* {"PID": fds 0-2}, read before CRIU runs */
+	json_t *threads;	/* {"PID": [TID...]}, read while frozen */
 	double pools_seconds;
 	int verbs_quiesced;	/* verbs_quiesce() succeeded */
 };
@@ -480,6 +482,31 @@ static void maybe_start_copy(struct dump_ctx *c, struct freeze_watch *fw, pthrea
 		*started = 1;
 }
 
+/* The thread ids of every process, while CRIU holds them all: restore
+ * needs them free too (it recreates threads with their ids). */
+static void collect_threads(struct dump_ctx *c)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		json_t *tids = json_array();
+		char path[64], key[16];
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)c->procs[i].pid);
+		d = opendir(path);
+		while (d && (de = readdir(d))) {
+			int tid = atoi(de->d_name);
+
+			if (tid > 0 && tid != (int)c->procs[i].pid)
+				json_array_append_new(tids, json_integer(tid));
+		}
+		if (d)
+			closedir(d);
+		snprintf(key, sizeof(key), "%d", (int)c->procs[i].pid);
+		json_object_set_new(c->threads, key, tids);
+	}
+}
+
 /*
  * Wait for every CRIU run to reach its post-dump barrier (or fail).  The
  * pools are saved while all dumped threads are frozen: from the moment
@@ -548,6 +575,9 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 		if (!answered && (failed || arrived == c->nruns)) {
 			int ok;
 
+			if (!failed)
+				collect_threads(c);
+
 			if (copying) {
 				void *res = NULL;
 
@@ -602,16 +632,18 @@ static json_t *collect_stdio(struct dump_ctx *c)
 	return all;
 }
 
-static void add_stdio(struct dump_ctx *c, json_t *m)
+/* processes[].NAME = per_pid["PID"], where there is one. */
+static void add_per_process(json_t *m, const char *name, json_t *per_pid)
 {
 	size_t i;
-	json_t *p;
+	json_t *p, *v;
 
 	json_array_foreach(json_object_get(m, "processes"), i, p) {
 		char key[16];
 
 		snprintf(key, sizeof(key), "%d", (int)json_integer_value(json_object_get(p, "pid")));
-		json_object_set(p, "stdio", json_object_get(c->stdio, key));
+		if ((v = json_object_get(per_pid, key)))
+			json_object_set(p, name, v);
 	}
 }
 
@@ -625,7 +657,8 @@ static int finish_manifest(struct dump_ctx *c)
 	if (!m)
 		return -1;
 	json_object_set(m, "tcp_listen_ports", c->tcp_ports);
-	add_stdio(c, m);
+	add_per_process(m, "stdio", c->stdio);
+	add_per_process(m, "threads", c->threads);
 	r = manifest_write(c->dir, m, err, sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "crshim dump: %s\n", err);
@@ -747,6 +780,7 @@ int cmd_dump(int argc, char **argv)
 	c.fifos = fifos_collect(c.procs, c.nprocs);
 	c.tcp_ports = tcp_listen_ports(c.procs, c.nprocs);
 	c.stdio = collect_stdio(&c);
+	c.threads = json_object();
 	lfd = coord_listen(coord, sizeof(coord));
 	if (lfd < 0) {
 		fprintf(stderr, "crshim dump: cannot open the coordination socket: %s\n", strerror(errno));
@@ -784,5 +818,6 @@ out:
 	json_decref(c.outputs);
 	json_decref(c.tcp_ports);
 	json_decref(c.stdio);
+	json_decref(c.threads);
 	return rc;
 }

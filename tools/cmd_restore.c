@@ -120,61 +120,91 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Every pid of the checkpoint must be free: CRIU restores processes with
- * their original pids. */
+/* One id of the checkpoint must be free (owner: 0 for a process's pid,
+ * else the pid whose thread it was): wait while a zombie or an ending
+ * process holds it, refuse when a running one does. */
+static int wait_id_free(struct rctx *c, pid_t pid, pid_t owner, double deadline, int *said)
+{
+	double live_since = dump_now();
+	char what[64];
+
+	if (owner)
+		snprintf(what, sizeof(what), "thread id %d (of pid %d)", (int)pid, (int)owner);
+	else
+		snprintf(what, sizeof(what), "pid %d", (int)pid);
+	while (kill(pid, 0) == 0 || errno != ESRCH) {
+		char comm[64];
+
+		ptree_comm(pid, comm, sizeof(comm));
+		if (!ptree_is_zombie(pid) && dump_now() - live_since > 2) {
+			fprintf(stderr,
+				"crshim restore: %s is taken by a running process (%s); it must end "
+				"before this checkpoint can be restored\n",
+				what, comm);
+			return -1;
+		}
+		if (dump_now() > deadline) {
+			fprintf(stderr, "crshim restore: %s is still taken (%s, a zombie of pid %d) after %d s\n", what,
+				comm, (int)ptree_ppid(pid), c->timeout_s);
+			return -1;
+		}
+		if (!(*said)++ && ptree_is_zombie(pid))
+			printf("waiting for pid %d (a zombie of pid %d) to be reaped\n", (int)pid, (int)ptree_ppid(pid));
+		sleep_ms(20);
+	}
+	/* CRIU cannot create pid either while it still names the process
+	 * group or session of a live process (children of the killed job,
+	 * ending). */
+	for (pid_t m; (m = ptree_group_member(pid));) {
+		char comm[64];
+
+		ptree_comm(m, comm, sizeof(comm));
+		if (dump_now() > deadline) {
+			fprintf(stderr,
+				"crshim restore: %s is still the process group or session of pid %d (%s) "
+				"after %d s; it must end before this checkpoint can be restored\n",
+				what, (int)m, comm, c->timeout_s);
+			return -1;
+		}
+		if (!(*said)++)
+			printf("waiting for pid %d (%s), of process group or session %d, to end\n", (int)m, comm,
+			       (int)pid);
+		sleep_ms(20);
+	}
+	return 0;
+}
+
+/* The thread ids the dump recorded for pid ("threads"; none in older
+ * manifests). */
+static json_t *threads_of(struct rctx *c, pid_t pid)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(c->m, "processes"), i, p)
+		if (json_integer_value(json_object_get(p, "pid")) == pid)
+			return json_object_get(p, "threads");
+	return NULL;
+}
+
+/* Every pid and thread id of the checkpoint must be free: CRIU restores
+ * processes and threads with their original ids. */
 static int wait_pids_free(struct rctx *c)
 {
 	double deadline = dump_now() + c->timeout_s;
 	int said = 0;
-	size_t i, k;
-	json_t *d, *p;
+	size_t i, k, t;
+	json_t *d, *p, *tid;
 
 	json_array_foreach(json_object_get(c->m, "dumps"), i, d) {
 		json_array_foreach(json_object_get(d, "pids"), k, p) {
 			pid_t pid = (pid_t)json_integer_value(p);
-			double live_since = dump_now();
 
-			while (kill(pid, 0) == 0 || errno != ESRCH) {
-				char comm[64];
-
-				ptree_comm(pid, comm, sizeof(comm));
-				if (!ptree_is_zombie(pid) && dump_now() - live_since > 2) {
-					fprintf(stderr,
-						"crshim restore: pid %d is taken by a running process (%s); it must end "
-						"before this checkpoint can be restored\n",
-						(int)pid, comm);
+			if (wait_id_free(c, pid, 0, deadline, &said) < 0)
+				return -1;
+			json_array_foreach(threads_of(c, pid), t, tid)
+				if (wait_id_free(c, (pid_t)json_integer_value(tid), pid, deadline, &said) < 0)
 					return -1;
-				}
-				if (dump_now() > deadline) {
-					fprintf(stderr,
-						"crshim restore: pid %d is still taken (%s, a zombie of pid %d) after %d s\n",
-						(int)pid, comm, (int)ptree_ppid(pid), c->timeout_s);
-					return -1;
-				}
-				if (!said++ && ptree_is_zombie(pid))
-					printf("waiting for pid %d (a zombie of pid %d) to be reaped\n", (int)pid,
-					       (int)ptree_ppid(pid));
-				sleep_ms(20);
-			}
-			/* CRIU cannot create pid either while it still names the
-			 * process group or session of a live process (children of
-			 * the killed job, ending). */
-			for (pid_t m; (m = ptree_group_member(pid));) {
-				char comm[64];
-
-				ptree_comm(m, comm, sizeof(comm));
-				if (dump_now() > deadline) {
-					fprintf(stderr,
-						"crshim restore: pid %d is still the process group or session of pid %d (%s) "
-						"after %d s; it must end before this checkpoint can be restored\n",
-						(int)pid, (int)m, comm, c->timeout_s);
-					return -1;
-				}
-				if (!said++)
-					printf("waiting for pid %d (%s), of process group or session %d, to end\n", (int)m,
-					       comm, (int)pid);
-				sleep_ms(20);
-			}
 		}
 	}
 	return 0;

@@ -282,7 +282,8 @@ static int process_ok(struct vctx *v, json_t *p)
 {
 	json_t *r = json_object_get(p, "record");
 
-	if (int_in(v, p, "pid", 1, 1, PID_LIMIT) < 0 || bool_ok(v, p, "shim") < 0)
+	if (int_in(v, p, "pid", 1, 1, PID_LIMIT) < 0 || bool_ok(v, p, "shim") < 0 ||
+	    pid_list_ok(v, p, "threads", 0) < 0)
 		return -1;
 	return r && !json_is_object(r) && !json_is_null(r) ? bad(v, "record", "not an object") : 0;
 }

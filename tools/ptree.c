@@ -201,23 +201,9 @@ static unsigned encode_tty(dev_t rdev)
 
 pid_t ptree_tty_session(pid_t pid, dev_t rdev)
 {
-	unsigned want = encode_tty(rdev);
 	struct stat_fields sf;
 	char name[32];
-	struct dirent *de;
-	pid_t found = 0;
-	DIR *d;
 
 	snprintf(name, sizeof(name), "%d", (int)pid);
-	if (stat_fields_of(name, &sf) == 0 && sf.tty_nr == want)
-		return sf.session;
-	/* Not pid's controlling terminal: maybe another session's. */
-	d = opendir("/proc");
-	while (d && !found && (de = readdir(d)))
-		if (atoi(de->d_name) > 0 && stat_fields_of(de->d_name, &sf) == 0 && sf.tty_nr == want &&
-		    sf.session > 0)
-			found = sf.session;
-	if (d)
-		closedir(d);
-	return found;
+	return stat_fields_of(name, &sf) == 0 && sf.tty_nr == encode_tty(rdev) ? sf.session : 0;
 }

@@ -21,8 +21,8 @@ void ptree_comm(pid_t pid, char *out, size_t outlen);
 /* A process (a zombie too) other than id whose process group or session is
  * id (a pid stays in use while it names one), or 0 if none. */
 pid_t ptree_group_member(pid_t id);
-/* The session whose controlling terminal the terminal rdev is (pid's own
- * session when it is pid's), or 0 when it is no session's. */
+/* pid's session if the terminal rdev is pid's controlling terminal, else
+ * 0: the session CRIU records for that terminal (TIOCGSID in the task). */
 pid_t ptree_tty_session(pid_t pid, dev_t rdev);
 
 #endif

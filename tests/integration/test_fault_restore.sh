@@ -5,7 +5,8 @@
 # version, interrupted checkpoint):
 #   - a pid of the checkpoint taken by a running process (made with
 #     ns_last_pid): refused within a few seconds, naming the pid and the
-#     process, nothing restored, nothing created;
+#     process, nothing restored, nothing created; the same for the id of
+#     one of its threads (the shim's control thread at least);
 #   - a CRIU image of the second run deleted, or a pages image of the first
 #     truncated (CRIU 4.2's restorer then loops forever): the restore is
 #     refused, naming the file, before any process is created;
@@ -43,38 +44,60 @@ restore_and_finish() { # dir label
 }
 
 start_soak_set 32
+T2=$(ls "/proc/$P2/task" | grep -vx "$P2" | sort -n | tail -1)
 check "dump of the set (two CRIU runs)" "$CRSHIM" dump -D "$TMP/ck" $PIDS
 for p in $PIDS; do { wait "$p"; } 2>/dev/null; wait_gone "$p" 20; done
 
+# squat ID: a `sleep` with pid ID (ns_last_pid), in $squat; empty if ID could not be had
+squat_id() {
+	squat=""
+	for _ in $(seq 200); do
+		echo $(($1 - 1)) >/proc/sys/kernel/ns_last_pid 2>/dev/null || break
+		sleep 600 &
+		if [ $! = "$1" ]; then
+			squat=$!
+			CLEANUP_PIDS="$CLEANUP_PIDS $squat"
+			return
+		fi
+		kill $! 2>/dev/null
+		wait $! 2>/dev/null
+	done
+}
+unsquat() {
+	kill "$squat"
+	wait "$squat" 2>/dev/null
+}
+
 # --- a pid of the checkpoint is taken ---
-squat=""
-for _ in $(seq 200); do
-	echo $((P2 - 1)) >/proc/sys/kernel/ns_last_pid 2>/dev/null || break
-	sleep 600 &
-	if [ $! = "$P2" ]; then
-		squat=$!
-		break
-	fi
-	kill $! 2>/dev/null
-	wait $! 2>/dev/null
-done
+squat_id "$P2"
 if [ -n "$squat" ]; then
-	CLEANUP_PIDS="$CLEANUP_PIDS $squat"
 	t0=$(date +%s)
 	expect_fail "restore while pid $P2 is taken is refused" "pid $P2 is taken by a running process \(sleep\)" \
 		"$CRSHIM" restore -D "$TMP/ck"
 	check "... within a few seconds" test $(($(date +%s) - t0)) -le 10
 	check "... and nothing was restored" none_alive "$P1"
-	kill "$squat"
-	wait "$squat" 2>/dev/null
-	# ns_last_pid went back to the checkpoint's pids: move on past them and
-	# their threads' ids, which the next processes would take otherwise
-	max=$(cat /proc/sys/kernel/pid_max)
-	[ $((P2 + 500)) -lt "$max" ] && echo $((P2 + 500)) >/proc/sys/kernel/ns_last_pid
-	restore_and_finish "$TMP/ck" "after the pid was freed"
+	unsquat
 else
 	echo "# could not take pid $P2 with ns_last_pid (pids in use): that case is not tested"
 fi
+
+# --- a thread id of the checkpoint is taken ---
+check "the manifest records the threads of pid $P2 ($T2)" \
+	bash -c "tr -d ' \n\t' <'$TMP/ck/manifest.json' | grep -qE '\"threads\":\[([0-9]+,)*$T2[],]'"
+squat_id "$T2"
+if [ -n "$squat" ]; then
+	expect_fail "restore while thread id $T2 of pid $P2 is taken is refused" \
+		"thread id $T2 \(of pid $P2\) is taken by a running process \(sleep\)" "$CRSHIM" restore -D "$TMP/ck"
+	check "... and nothing was restored" none_alive "$P1" "$P2"
+	unsquat
+else
+	echo "# could not take thread id $T2 with ns_last_pid (ids in use): that case is not tested"
+fi
+# ns_last_pid went back to the checkpoint's ids: move on past them and their
+# threads' ids, which the next processes would take otherwise
+max=$(cat /proc/sys/kernel/pid_max)
+[ $((P2 + 500)) -lt "$max" ] && echo $((P2 + 500)) >/proc/sys/kernel/ns_last_pid
+restore_and_finish "$TMP/ck" "after the ids were freed"
 
 # --- a CRIU image deleted, then a pages image truncated ---
 cp -a "$TMP/ck" "$TMP/ck-noimg"
