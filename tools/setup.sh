@@ -135,19 +135,26 @@ test)
 		[ "$rc" = 0 ] || failed_assertions "$BUILD_DIR"
 		exit "$rc"
 	fi
-	# The whole suite: ctest, then again under sanitizers, then the fuzzers.  All three
+	# The whole suite: ctest, a build without verbs, then under sanitizers, then the fuzzers.  All
 	# run whatever the others gave; the exit status is non-zero if any failed.
 	phase "tests (ctest)"
-	r_test=0 r_san=0 r_fuzz=0
+	r_test=0 r_nv=0 r_san=0 r_fuzz=0
 	ctest --test-dir "$BUILD_DIR" --output-on-failure || r_test=$?
+	# The build option CRSHIM_VERBS=OFF (a shim without the verbs layer) keeps building, and
+	# that shim passes the unit and shim tests (the verbs and CRIU tests need the layer).
+	phase "build without the verbs layer (-DCRSHIM_VERBS=OFF) and its shim tests"
+	{ cmake -S . -B build-noverbs -DCRSHIM_VERBS=OFF "${cmake_args[@]:4}" >/dev/null &&
+		cmake --build build-noverbs -j2 >/dev/null &&
+		ctest --test-dir build-noverbs --output-on-failure -R '^(unit_|test_shim_)'; } || r_nv=1
 	phase "tests under sanitizers (tools/sanitize.sh)"
 	bash tools/sanitize.sh || r_san=$?
 	phase "fuzzing (tools/fuzz.sh ${CRSHIM_FUZZ_SECONDS:-30})"
 	bash tools/fuzz.sh "${CRSHIM_FUZZ_SECONDS:-30}" || r_fuzz=$?
 	[ "$r_test" = 0 ] || failed_assertions "$BUILD_DIR"
+	[ "$r_nv" = 0 ] || failed_assertions build-noverbs
 	[ "$r_san" = 0 ] || failed_assertions "${CRSHIM_ASAN_DIR:-build-asan}"
-	echo "==== ctest: exit $r_test; sanitizers: exit $r_san; fuzzing: exit $r_fuzz"
-	if [ "$r_test" = 0 ] && [ "$r_san" = 0 ] && [ "$r_fuzz" = 0 ]; then
+	echo "==== ctest: exit $r_test; without verbs: exit $r_nv; sanitizers: exit $r_san; fuzzing: exit $r_fuzz"
+	if [ "$r_test" = 0 ] && [ "$r_nv" = 0 ] && [ "$r_san" = 0 ] && [ "$r_fuzz" = 0 ]; then
 		exit 0
 	fi
 	exit 1
