@@ -20,7 +20,9 @@
  *   STATUS          -> {"ok":true, ...the process record, see crshim_manifest.h}
  *   PREPARE         -> quiesce for a checkpoint; answers the process record
  *                      with "phase":"prepared"
- *   RESUME          -> leave the prepared state (dump done, or failed)
+ *   RESUME          -> leave the prepared state (dump done, or failed); the
+ *                      shim also leaves it by itself when the process that
+ *                      sent PREPARE has ended without RESUME (preparer.c)
  *   RESTORED        -> the process was restored from an image; the shim
  *                      learns its pools' new identities and rebuilds
  *   PARK            -> stop every other thread of the program (a signal,

@@ -292,19 +292,28 @@ static void on_prepare(struct crs_jsonw *w, const char *arg, int fd)
 		crs_api_prepare();
 	}
 	__atomic_store_n(&phase, CRS_PHASE_PREPARED, __ATOMIC_RELEASE);
+	crs_preparer_set(conn_now);
 	prepares++;
 	answer_record(w);
 }
 
-static void on_resume(struct crs_jsonw *w, const char *arg, int fd)
+/* Back to running after a checkpoint that left the process running (or
+ * none happened). */
+static void resume_running(void)
 {
 	char err[256];
 
+	crs_preparer_clear();
 	if (crs_control_phase() == CRS_PHASE_PREPARED && crs_verbs_resume(0, err, sizeof(err)) < 0)
 		crs_error("resume: %s", err);
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);
 	crs_api_resume(0); /* the program's restore callbacks, restored = 0 */
 	resumes++;
+}
+
+static void on_resume(struct crs_jsonw *w, const char *arg, int fd)
+{
+	resume_running();
 	answer_ping(w);
 }
 
@@ -312,6 +321,7 @@ static void on_restored(struct crs_jsonw *w, const char *arg, int fd)
 {
 	char err[256];
 
+	crs_preparer_clear();
 	refresh_identities();
 	if (crs_verbs_resume(1, err, sizeof(err)) < 0)
 		crs_error("restore: %s", err);
@@ -480,11 +490,17 @@ static void *control_thread(void *arg)
 					{ .fd = wake_fd, .events = POLLIN },
 					{ .fd = parker_fd, .events = POLLIN } };
 		int conn, r;
+		pid_t gone;
 
 		/* Wait in poll, not in accept: a blocking accept reserves the
 		 * lowest free fd number while it waits, and the program would
 		 * get other numbers from open() than without the shim. */
-		r = poll(pf, 3, parker_pid && parker_fd < 0 ? 200 : -1);
+		r = poll(pf, 3, parker_pid && parker_fd < 0 ? 200 : crs_preparer_watched() ? PREPARER_POLL_MS : -1);
+		if (crs_control_phase() == CRS_PHASE_PREPARED && crs_preparer_gone(&gone)) {
+			crs_warn("control: crshim (pid %d) went away after PREPARE without RESUME; resuming",
+				 (int)gone);
+			resume_running();
+		}
 		if (parker_gone(&pf[2])) {
 			crs_warn("control: crshim (pid %d) went away while the threads were parked; they go on",
 				 (int)parker_pid);

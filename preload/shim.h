@@ -165,6 +165,15 @@ void crs_control_pause(void);
 int crs_move_fd_high(int fd);
 void crs_control_maybe_restart(void);
 int crs_creds_changing(void);
+/* The crshim that sent PREPARE, known by pid and start time until RESUME
+ * or RESTORED (preparer.c): when it dies first, the control thread
+ * resumes the process itself, unless it was restored meanwhile. */
+#define PREPARER_POLL_MS 500
+void crs_preparer_set(int conn); /* the peer of this connection */
+void crs_preparer_clear(void);
+int crs_preparer_watched(void);
+/* 1 (and *who) once the preparer no longer exists and we were not restored. */
+int crs_preparer_gone(pid_t *who);
 /* State shared with later layers (prepare/resume). */
 enum crs_phase { CRS_PHASE_RUNNING = 0, CRS_PHASE_PREPARED = 1 };
 int crs_control_phase(void);

@@ -60,6 +60,18 @@ after_kill() { # label dir
 	check "$label: no CRIU left running" criu_gone
 	check "$label: every process still runs" all_alive
 	check "$label: ... and makes progress" progressing
+	check "$label: every shim resumed itself (preparer gone):$(phases)" all_running
+}
+
+# Every process's shim is back to phase running within 3 s (it polls its
+# preparer every 500 ms).
+all_running() {
+	local i
+	for i in $(seq 30); do
+		phases | grep -q prepared || return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 interrupted() { # label dir
@@ -83,7 +95,6 @@ kill -9 "$DUMP"
 kill -CONT "$P2"
 after_kill "killed during PREPARE" "$TMP/k-prepare"
 interrupted "killed during PREPARE" "$TMP/k-prepare"
-echo "# phases after crshim was killed during PREPARE:$(phases)"
 
 # --- 2. while CRIU has the processes seized ---
 dump_bg "$TMP/k-criu" $PIDS
