@@ -440,6 +440,15 @@ static int start_criu(struct dump_ctx *c, const char *coord)
 static int save_pools(struct dump_ctx *c)
 {
 	double t0 = dump_now();
+	pid_t *pids = calloc((size_t)c->nprocs + 1, sizeof(pid_t));
+
+	/* Discovery ran while the processes ran: who holds what now. */
+	for (int i = 0; pids && i < c->nprocs; i++)
+		pids[i] = c->procs[i].pid;
+	if (pids && pools_recheck(&c->pools, pids, c->nprocs, stderr) < 0)
+		fprintf(stderr, "crshim dump: note: cannot read /proc of every frozen process; the pools are saved "
+				"as found before the freeze\n");
+	free(pids);
 
 	for (int i = 0; i < c->pools.n; i++) {
 		char err[512];

@@ -183,6 +183,125 @@ int pools_discover(const pid_t *pids, json_t *const *records, int npids, struct 
 	return 0;
 }
 
+/* The pool with this identity, or NULL. */
+static struct pool *pool_with(struct pool_set *set, uint64_t dev, uint64_t ino)
+{
+	for (int i = 0; i < set->n; i++)
+		if (set->v[i].dev == dev && set->v[i].ino == ino)
+			return &set->v[i];
+	return NULL;
+}
+
+/* Holders (fds, shared mappings) of the known pools in pid, into fresh
+ * (holders[i] for pool i); the first /proc link of each becomes its
+ * source.  -1 if pid's /proc cannot be read. */
+static int rescan_one(struct pool_set *set, pid_t pid, json_t **fresh, struct pool_src *src)
+{
+	struct proc_fd *fds = NULL;
+	struct proc_map *maps = NULL;
+	int nf = proc_read_fds(pid, &fds), nm = proc_read_maps(pid, &maps);
+
+	for (int i = 0; i < nf; i++) {
+		struct pool *p = fds[i].ino ? pool_with(set, fds[i].dev, fds[i].ino) : NULL;
+		int k = p ? (int)(p - set->v) : -1;
+		json_t *h;
+
+		if (k < 0)
+			continue;
+		h = json_pack("{s:i,s:[i],s:[]}", "pid", (int)pid, "fds", fds[i].fd, "mappings");
+		json_array_append_new(fresh[k], h);
+		if (!src[k].path[0]) {
+			src[k].pid = pid;
+			snprintf(src[k].path, sizeof(src[k].path), "/proc/%d/fd/%d", (int)pid, fds[i].fd);
+		}
+	}
+	for (int i = 0; i < nm; i++) {
+		struct proc_map *m = &maps[i];
+		char link[128], startb[32], endb[32];
+		struct stat st;
+		struct pool *p;
+		int k;
+
+		if (m->perms[3] != 's' || !m->ino)
+			continue;
+		/* stat the file, as discovery did: /proc/PID/maps shows the
+		 * underlying inode on overlayfs */
+		snprintf(link, sizeof(link), "/proc/%d/map_files/%" PRIxPTR "-%" PRIxPTR, (int)pid, m->start, m->end);
+		if (stat(link, &st) < 0 || !(p = pool_with(set, st.st_dev, st.st_ino)))
+			continue;
+		k = (int)(p - set->v);
+		snprintf(startb, sizeof(startb), "0x%" PRIxPTR, m->start);
+		snprintf(endb, sizeof(endb), "0x%" PRIxPTR, m->end);
+		json_array_append_new(fresh[k], json_pack("{s:i,s:[],s:[{s:s,s:s,s:I,s:s}]}", "pid", (int)pid, "fds",
+							  "mappings", "start", startb, "end", endb, "offset",
+							  (json_int_t)m->offset, "prot", m->perms));
+		if (!src[k].path[0]) {
+			src[k].pid = pid;
+			snprintf(src[k].path, sizeof(src[k].path), "%s", link);
+		}
+	}
+	free(fds);
+	free(maps);
+	return nf < 0 || nm < 0 ? -1 : 0;
+}
+
+/* One holder entry per pid: merge the per-fd and per-mapping entries. */
+static json_t *merge_holders(json_t *entries)
+{
+	json_t *out = json_array(), *e;
+	size_t i;
+
+	json_array_foreach(entries, i, e) {
+		json_t *h = NULL, *x;
+		size_t k;
+
+		json_array_foreach(out, k, x)
+			if (json_integer_value(json_object_get(x, "pid")) == json_integer_value(json_object_get(e, "pid")))
+				h = x;
+		if (!h) {
+			json_array_append(out, e);
+			continue;
+		}
+		json_array_extend(json_object_get(h, "fds"), json_object_get(e, "fds"));
+		json_array_extend(json_object_get(h, "mappings"), json_object_get(e, "mappings"));
+	}
+	return out;
+}
+
+int pools_recheck(struct pool_set *set, const pid_t *pids, int npids, FILE *note)
+{
+	json_t **fresh = calloc((size_t)set->n + 1, sizeof(json_t *));
+	struct pool_src *src = calloc((size_t)set->n + 1, sizeof(*src));
+	int ok = fresh && src, out = 0, dropped = 0;
+
+	for (int i = 0; ok && i < set->n; i++)
+		ok = (fresh[i] = json_array()) != NULL;
+	for (int i = 0; ok && i < npids; i++)
+		ok = rescan_one(set, pids[i], fresh, src) == 0;
+	for (int i = 0; ok && i < set->n; i++) {
+		struct pool *p = &set->v[i];
+
+		if (!src[i].path[0]) {
+			fprintf(note, "crshim dump: note: %s was closed and unmapped by every process before the freeze: "
+				      "not part of the checkpoint\n", p->path);
+			json_decref(p->holders);
+			dropped++;
+			continue;
+		}
+		json_decref(p->holders);
+		p->holders = merge_holders(fresh[i]);
+		p->src = src[i];
+		set->v[out++] = *p;
+	}
+	if (ok)
+		set->n = out;
+	for (int i = 0; fresh && i < set->n + dropped; i++)
+		json_decref(fresh[i]);
+	free(fresh);
+	free(src);
+	return ok ? dropped : -1;
+}
+
 void pools_free(struct pool_set *set)
 {
 	for (int i = 0; i < set->n; i++)

@@ -13,6 +13,7 @@
 #define CRSHIM_POOLS_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -54,6 +55,15 @@ void pool_external_key(const struct pool *p, char *out, size_t outlen);
 /* 1 if pid holds this pool. */
 int pool_held_by(const struct pool *p, pid_t pid);
 
+/*
+ * While the processes are frozen, before saving: which fds and shared
+ * mappings of pids hold each pool now (discovery ran while they ran, and
+ * an fd may have been closed or its number reused since), and a /proc link
+ * to read each through.  A pool nobody holds any more is dropped, with a
+ * note on note.  Returns the number dropped, or -1 (a /proc could not be
+ * read; the set is left as it was).
+ */
+int pools_recheck(struct pool_set *set, const pid_t *pids, int npids, FILE *note);
 /* Copy the pool's content into DIR/pools/ID.img, keeping holes.
  * Returns 0 or -1 with a sentence in err. */
 int pool_save(struct pool *p, const char *dir, char *err, size_t errlen);
