@@ -48,7 +48,16 @@ T2=$(ls "/proc/$P2/task" | grep -vx "$P2" | sort -n | tail -1)
 check "dump of the set (two CRIU runs)" "$CRSHIM" dump -D "$TMP/ck" $PIDS
 for p in $PIDS; do { wait "$p"; } 2>/dev/null; wait_gone "$p" 20; done
 
-# squat ID: a `sleep` with pid ID (ns_last_pid), in $squat; empty if ID could not be had
+# The highest pid or thread id of the checkpoint.
+max_id() {
+	tr -d ' \n\t' <"$TMP/ck/manifest.json" | grep -oE '"(pids|threads)":\[[0-9,]*\]' | tr -c '0-9' '\n' |
+		sort -n | tail -1
+}
+
+# squat ID: a `sleep` with pid ID (ns_last_pid), in $squat; empty if ID could not be had.
+# Then ns_last_pid moves past every id of the checkpoint: the test's own next processes
+# (command substitutions, crshim) would otherwise take the ids right after ID, which may be
+# other pids or thread ids of the checkpoint.
 squat_id() {
 	squat=""
 	for _ in $(seq 200); do
@@ -57,6 +66,8 @@ squat_id() {
 		if [ $! = "$1" ]; then
 			squat=$!
 			CLEANUP_PIDS="$CLEANUP_PIDS $squat"
+			past=$(($(max_id) + 100))
+			[ "$past" -lt "$(cat /proc/sys/kernel/pid_max)" ] && echo "$past" >/proc/sys/kernel/ns_last_pid
 			return
 		fi
 		kill $! 2>/dev/null
@@ -93,10 +104,9 @@ if [ -n "$squat" ]; then
 else
 	echo "# could not take thread id $T2 with ns_last_pid (ids in use): that case is not tested"
 fi
-# ns_last_pid went back to the checkpoint's ids: move on past them and their
-# threads' ids, which the next processes would take otherwise
-max=$(cat /proc/sys/kernel/pid_max)
-[ $((P2 + 500)) -lt "$max" ] && echo $((P2 + 500)) >/proc/sys/kernel/ns_last_pid
+# (a failed squat left ns_last_pid just below a checkpoint id)
+past=$(($(max_id) + 100))
+[ "$past" -lt "$(cat /proc/sys/kernel/pid_max)" ] && echo "$past" >/proc/sys/kernel/ns_last_pid
 restore_and_finish "$TMP/ck" "after the ids were freed"
 
 # --- a CRIU image deleted, then a pages image truncated ---
