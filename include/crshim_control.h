@@ -33,6 +33,21 @@
  *                      parked; used to move memfd and SysV memory onto a
  *                      file CRIU can treat as an external pool)
  *   UNPARK          -> let the threads go; the registry learns the swaps
+ * The verbs layer (preload/verbs_control.c) adds, for a checkpoint of
+ * processes whose queue pairs are connected to each other:
+ *   VERBS_TABLE     -> {"ok":true,"pid":N, verbs_state, verbs, ports, qps,
+ *                      rkeys}: the translation table (virtual to real LIDs,
+ *                      QP numbers and changed rkeys)
+ *   VERBS_QUIESCE   -> close the gate (new verbs calls wait), drain the
+ *                      signalled sends; answers the table
+ *   VERBS_REBUILD   -> recreate released objects, QPs up to INIT; answers
+ *                      the table with the new real values
+ *   VERBS_CONNECT   with the merged peer table of every process of the
+ *                      checkpoint passed as SCM_RIGHTS: QPs to RTR/RTS
+ *                      with the peers' new QP numbers and LIDs, receives
+ *                      re-posted
+ *   VERBS_GO        -> open the gate: the program's verbs calls go on
+ *   A shim without the verbs layer answers "verbs layer is off".
  * Every answer has "ok"; failures carry "error" with a sentence.
  */
 #ifndef CRSHIM_CONTROL_H

@@ -39,6 +39,28 @@
  *   registry      { objects, mappings, fds, dropped, dropped_objects,
  *                   dropped_mappings, dropped_fds, arena_bytes,
  *                   bytes_per_mapping, bytes_per_object }
+ *   verbs         (only once the program opened a verbs device, with the
+ *                 verbs layer on) what the shim holds for it; the handles
+ *                 and keys the program sees are the "virtual" ones, the
+ *                 real ones are those of the current device objects:
+ *       state     "running" | "quiesced" | "released" | "rebuilt" |
+ *                 "connected"
+ *       generation  number of rebuilds so far
+ *       contexts  [ { device, cmd_fd, async_fd, open: bool } ]
+ *       ports     [ { device, port, vlid, lid, gids: [ { index, vgid,
+ *                   gid } ] } ]  LIDs and GIDs as the program knows them
+ *                   (vlid, vgid, from the first open) and as they are now
+ *       pds, channels, srqs, ahs   counts
+ *       mrs       [ { addr ("0x..."), length, iova, access, lkey, rkey,
+ *                   real_lkey, real_rkey } ]   the first 256; mrs_total
+ *       cqs       [ { cqe, stashed (completions kept across the
+ *                   checkpoint), armed, channel_fd } ]
+ *       qps       [ { vqpn, qpn, vlid, lid, type ("RC", "UD", ...),
+ *                   state ("RESET" .. "ERR"), connected, remote_vqpn,
+ *                   remote_vlid (once connected), recv_posted,
+ *                   sends_in_flight } ]   the first 256
+ *                 The manifest keeps the record taken at PREPARE, so
+ *                 every region and object is there as it was released.
  *
  * ===================================================================
  * 2. Checkpoint manifest: DIR/manifest.json,
