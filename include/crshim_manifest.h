@@ -9,8 +9,10 @@
  * 1. Process record: "format": "crshim-process", "version": 1
  * ===================================================================
  * Answered by the shim to STATUS and PREPARE (include/crshim_control.h);
- * shown by `crshim status --json` (which adds "proc", the /proc cross-check)
- * and embedded in the manifest.
+ * shown by `crshim status --json` and embedded in the manifest.  status adds
+ * "output": true to objects /proc shows open as outputs, and "proc", the
+ * /proc cross-check: exe, unrecorded_mappings, unrecorded_fds,
+ * unrecorded_scratch, unrecorded_outputs (each entry "seen_by_shim": false).
  *
  *   ok            true
  *   pid, ppid, uid
@@ -25,7 +27,9 @@
  *                 posix_shm "/dev/shm/NAME", memfd "/memfd:NAME",
  *                 sysv "/SYSV%08x" (the key), anon_shared ""
  *       dev, ino  identity (st_dev, st_ino) when recorded
- *       size      largest size seen (ftruncate, mmap extent, shmget)
+ *       size      the size when the record is made (fstat of one of its
+ *                 fds, else of its name); else the largest size seen
+ *                 (ftruncate, mmap extent, shmget)
  *       mode      st_mode
  *       unlinked  the name was removed (unlink, shm_unlink, rename over it,
  *                 IPC_RMID; memfds are always unlinked)
@@ -138,13 +142,21 @@
  *       id        "scratch-N"
  *       path, unlinked, dev, ino, mnt_id, external, size, mode, uid, gid,
  *       holders   as for pools (size is read while frozen)
+ *       dir_mode, dir_uid, dir_gid  the directory it was in: missing
+ *                 directories are made again with them at restore
  *       policy    "drop" | "keep" | "save"
  *       keep_downgraded_to_save  an unlinked file cannot be kept: saved
  *       data, data_bytes  "scratch/scratch-N.img" (save only)
- *   outputs       [ { id, path, dev, ino, mnt_id, external, mode,
- *                     size_at_dump, holders: [{pid, fds}] } ]
- *                 regular files open write-only and written at their end;
- *                 restored opened O_WRONLY|O_APPEND (see tools/outputs.h)
+ *   outputs       [ { id, path, dev, ino, mnt_id, external, mode, uid, gid,
+ *                     size_at_dump, pos, access ("w" | "rw"), dir_mode,
+ *                     dir_uid, dir_gid, holders: [{pid, fds}] } ]
+ *                 regular files open for writing with O_APPEND (any
+ *                 position), or write-only and positioned at their end;
+ *                 restored as one file opened O_WRONLY|O_APPEND (O_RDWR if
+ *                 access is "rw"), positioned at pos when that was before
+ *                 the end, else at the end as it is now; a deleted one is
+ *                 made again empty with its owner and mode, and missing
+ *                 directories with dir_mode/dir_uid/dir_gid (tools/outputs.h)
  *   fifos         [ { path, mode, uid, gid } ]  named FIFOs held open;
  *                 made again at restore when missing
  *   tcp_listen_ports [ port ]  TCP ports the processes listen on

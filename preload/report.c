@@ -9,9 +9,11 @@
 
 #include "crshim_manifest.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -64,6 +66,34 @@ static void write_config(struct crs_jsonw *w)
 	crs_jsonw_obj_end(w);
 }
 
+static int same_file(const struct crs_object *o, const struct stat *st)
+{
+	return (uint64_t)st->st_dev == o->dev && (uint64_t)st->st_ino == o->ino;
+}
+
+/*
+ * The size now: the hooks learn it at open and ftruncate only, and a file
+ * grown by write, pwrite or fallocate would show its old size.  Asked with
+ * raw system calls of one of its fds (still the same inode: a close inside
+ * libc is not seen), else of its name while it has one; otherwise the
+ * largest size seen.
+ */
+static uint64_t current_size(const struct crs_reg_snapshot *s, const struct crs_object *o, uint32_t id)
+{
+	struct stat st;
+
+	if (o->kind != CRS_OBJ_FILE && o->kind != CRS_OBJ_POSIX_SHM && o->kind != CRS_OBJ_MEMFD)
+		return o->size;
+	for (uint32_t i = 0; i < s->nfd_pairs; i++)
+		if ((uint32_t)s->fd_obj[2 * i + 1] == id && syscall(SYS_fstat, s->fd_obj[2 * i], &st) == 0 &&
+		    same_file(o, &st))
+			return (uint64_t)st.st_size;
+	if (!(o->flags & CRS_OF_UNLINKED) && o->path[0] == '/' &&
+	    syscall(SYS_newfstatat, AT_FDCWD, o->path, &st, AT_SYMLINK_NOFOLLOW) == 0 && same_file(o, &st))
+		return (uint64_t)st.st_size;
+	return o->size;
+}
+
 static void write_object(struct crs_jsonw *w, const struct crs_reg_snapshot *s, uint32_t k)
 {
 	const struct crs_object *o = &s->objects[k];
@@ -75,7 +105,7 @@ static void write_object(struct crs_jsonw *w, const struct crs_reg_snapshot *s, 
 	crs_jsonw_kv_str(w, "path", o->path);
 	crs_jsonw_kv_uint(w, "dev", o->dev);
 	crs_jsonw_kv_uint(w, "ino", o->ino);
-	crs_jsonw_kv_uint(w, "size", o->size);
+	crs_jsonw_kv_uint(w, "size", current_size(s, o, id));
 	crs_jsonw_kv_uint(w, "mode", o->mode);
 	crs_jsonw_kv_bool(w, "unlinked", !!(o->flags & CRS_OF_UNLINKED));
 	crs_jsonw_kv_bool(w, "shared_map", !!(o->flags & CRS_OF_SHARED_MAP));

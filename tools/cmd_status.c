@@ -1,7 +1,10 @@
 /*
  * crshim status PID... | --all [--json]
  * What each shim recorded, cross-checked against /proc/PID/maps and
- * /proc/PID/fd, plus what /proc shows that the shim never saw.
+ * /proc/PID/fd, plus what /proc shows that the shim never saw: shared
+ * mappings, deleted files, and the scratch files and outputs `crshim dump`
+ * would find (a shell's `> log`, fopen).  Sizes are those of now.  The
+ * text and --json forms show the same entries.
  */
 #include "commands.h"
 #include "control_client.h"
@@ -73,7 +76,11 @@ static int collect_all(pid_t **out)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: crshim status [--json] PID... | --all\n");
+	fprintf(stderr,
+		"usage: crshim status [--json] PID... | --all\n"
+		"  per process: what the shim recorded (pools, shm, memfds, SysV, scratch files with\n"
+		"  their policy, outputs, shared mappings; current sizes), cross-checked with /proc,\n"
+		"  and what /proc shows that the shim did not see, marked so\n");
 }
 
 int cmd_status(int argc, char **argv)

@@ -4,11 +4,14 @@
  */
 #include "status_view.h"
 
+#include "output_rule.h"
 #include "proc.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -62,6 +65,96 @@ static json_t *object_by_id(json_t *objects, json_int_t id)
 	return NULL;
 }
 
+static json_t *by_inode(json_t *list, uint64_t dev, uint64_t ino)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(list, i, o)
+		if ((uint64_t)json_integer_value(json_object_get(o, "dev")) == dev &&
+		    (uint64_t)json_integer_value(json_object_get(o, "ino")) == ino)
+			return o;
+	return NULL;
+}
+
+/* Policy name of the most specific scratch directory or mark of the
+ * record's config holding path, or NULL: how `crshim dump` (scratch.c)
+ * classifies a file opened for writing that the shim did not see. */
+static const char *policy_by_path(json_t *rec, const char *path)
+{
+	static const char *const lists[] = { "scratch", "marks" };
+	json_t *cfg = json_object_get(rec, "config");
+	const char *best = NULL;
+	size_t best_len = 0;
+
+	for (int l = 0; l < 2; l++) {
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(json_object_get(cfg, lists[l]), i, e) {
+			const char *d = json_string_value(json_object_get(e, l ? "path" : "dir"));
+			size_t n = d ? strlen(d) : 0;
+
+			if (!n || strncmp(path, d, n) || (path[n] != '/' && path[n] != 0) || n < best_len)
+				continue;
+			best_len = n;
+			best = json_string_value(json_object_get(e, "policy"));
+		}
+	}
+	return best;
+}
+
+/* One entry per file of list (found only through /proc), with every fd. */
+static json_t *add_unseen(json_t *list, const struct proc_fd *f)
+{
+	json_t *e = by_inode(list, f->dev, f->ino);
+
+	if (!e) {
+		e = json_pack("{s:s,s:I,s:I,s:I,s:i,s:b,s:[],s:b}", "path", f->target, "dev", (json_int_t)f->dev, "ino",
+			      (json_int_t)f->ino, "size", (json_int_t)f->size, "mode", (int)(f->mode & 07777),
+			      "append", 0, "fds", "seen_by_shim", 0);
+		json_array_append_new(list, e);
+	}
+	if (f->flags & O_APPEND)
+		json_object_set_new(e, "append", json_true());
+	json_array_append_new(json_object_get(e, "fds"), json_integer(f->fd));
+	return e;
+}
+
+/*
+ * Named regular files /proc shows open that `crshim dump` would treat as
+ * scratch (under a scratch directory or mark, open for writing) or as an
+ * output (output_rule.h), whatever the shim saw: fopen, the shell's
+ * redirections and files opened before the shim are not seen by the hooks.
+ * A recorded object that is an output gets "output": true; the others go to
+ * scratch[] and outputs[].  (Deleted files are in unrecorded_fds.)
+ */
+static void classify_files(json_t *rec, const struct proc_fd *fds, int nfds, json_t *scratch, json_t *outputs)
+{
+	json_t *objects = json_object_get(rec, "objects");
+
+	for (int k = 0; k < nfds; k++) {
+		const struct proc_fd *f = &fds[k];
+		json_t *o = by_inode(objects, f->dev, f->ino);
+		const char *policy;
+
+		if (!S_ISREG(f->mode) || f->target[0] != '/' || f->deleted)
+			continue;
+		if (o) {
+			/* Scratch files and pools are never outputs (cmd_dump.c). */
+			if (!json_object_get(o, "scratch") && !json_is_true(json_object_get(o, "unlinked")) &&
+			    !json_is_true(json_object_get(o, "shared_map")) && output_fd_is_output(f))
+				json_object_set_new(o, "output", json_true());
+			continue;
+		}
+		policy = (f->flags & O_ACCMODE) != O_RDONLY ? policy_by_path(rec, f->target) : NULL;
+		if (policy)
+			json_object_set_new(add_unseen(scratch, f), "scratch", json_string(policy));
+		else if (output_fd_is_output(f))
+			add_unseen(outputs, f);
+	}
+}
+
 static int fd_matches(const struct proc_fd *fds, int nfds, int fd, json_t *obj)
 {
 	uint64_t ino = (uint64_t)json_integer_value(json_object_get(obj, "ino"));
@@ -78,7 +171,7 @@ void status_crosscheck(pid_t pid, json_t *rec)
 	struct proc_fd *fds = NULL;
 	int nmaps = proc_read_maps(pid, &maps), nfds = proc_read_fds(pid, &fds);
 	json_t *objects = json_object_get(rec, "objects"), *rmaps = json_object_get(rec, "mappings");
-	json_t *unmaps = json_array(), *unfds = json_array(), *o, *m;
+	json_t *unmaps = json_array(), *unfds = json_array(), *unscr = json_array(), *unout = json_array(), *o, *m;
 	size_t i;
 	char exe[4096], link[64];
 	ssize_t len;
@@ -142,8 +235,10 @@ void status_crosscheck(pid_t pid, json_t *rec)
 							       fds[k].target, "size", (json_int_t)fds[k].size,
 							       "ino", (json_int_t)fds[k].ino, "seen_by_shim", 0));
 	}
-	json_object_set_new(rec, "proc", json_pack("{s:s,s:o,s:o}", "exe", exe, "unrecorded_mappings", unmaps,
-						   "unrecorded_fds", unfds));
+	classify_files(rec, fds, nfds, unscr, unout);
+	json_object_set_new(rec, "proc",
+			    json_pack("{s:s,s:o,s:o,s:o,s:o}", "exe", exe, "unrecorded_mappings", unmaps, "unrecorded_fds",
+				      unfds, "unrecorded_scratch", unscr, "unrecorded_outputs", unout));
 	free(maps);
 	free(fds);
 }
@@ -198,7 +293,7 @@ static const char *section_of(json_t *o)
 		return "shared anonymous";
 	if (flag(o, "unlinked") || flag(o, "shared_map"))
 		return "pools";
-	if (flag(o, "append"))
+	if (flag(o, "append") || flag(o, "output"))
 		return "outputs";
 	return "files";
 }
@@ -214,20 +309,29 @@ static int count_maps(json_t *maps, json_int_t id)
 	return n;
 }
 
+static void fd_list(json_t *fdl, char *out, size_t len)
+{
+	size_t i;
+	json_t *v;
+
+	out[0] = 0;
+	json_array_foreach(fdl, i, v) {
+		size_t l = strlen(out);
+
+		snprintf(out + l, len - l, "%s%lld", l ? "," : "", (long long)json_integer_value(v));
+	}
+}
+
 static void print_object(FILE *f, json_t *o, json_t *maps)
 {
-	char sz[32], fdlist[128] = "";
-	json_t *fdl = json_object_get(o, "fds"), *v;
+	char sz[32], fdlist[128];
+	json_t *v;
 	size_t i;
 	dev_t dev = (dev_t)num(o, "dev");
 	json_t *bt = json_object_get(o, "backtrace");
 
 	human_size((uint64_t)num(o, "size"), sz, sizeof(sz));
-	json_array_foreach(fdl, i, v) {
-		size_t l = strlen(fdlist);
-
-		snprintf(fdlist + l, sizeof(fdlist) - l, "%s%lld", l ? "," : "", (long long)json_integer_value(v));
-	}
+	fd_list(json_object_get(o, "fds"), fdlist, sizeof(fdlist));
 	if (!strcmp(str(o, "kind"), "sysv"))
 		fprintf(f, "    key 0x%08llx id %lld  %s  mode %04llo%s  attached %d\n",
 			(unsigned long long)(uint32_t)num(o, "sysv_key"), (long long)num(o, "sysv_id"), sz,
@@ -243,6 +347,30 @@ static void print_object(FILE *f, json_t *o, json_t *maps)
 			json_is_false(json_object_get(o, "verified")) ? "  [NOT in /proc]" : "");
 	json_array_foreach(bt, i, v)
 		fprintf(f, "        at %s\n", json_string_value(v));
+}
+
+/* A scratch file or output found only through /proc. */
+static void print_unseen(FILE *f, json_t *e)
+{
+	char sz[32], fdlist[128];
+	dev_t dev = (dev_t)num(e, "dev");
+
+	human_size((uint64_t)num(e, "size"), sz, sizeof(sz));
+	fd_list(json_object_get(e, "fds"), fdlist, sizeof(fdlist));
+	fprintf(f, "    %s  %s  dev %u:%u ino %lld  mode %04llo%s%s%s  fds [%s]  [not seen by the shim]\n",
+		str(e, "path"), sz, major(dev), minor(dev), (long long)num(e, "ino"),
+		(unsigned long long)(num(e, "mode") & 07777), json_object_get(e, "scratch") ? "  policy " : "",
+		str(e, "scratch"), flag(e, "append") ? "  append" : "", fdlist);
+}
+
+/* What /proc adds to a section. */
+static json_t *unseen_of(json_t *proc, const char *section)
+{
+	if (!strcmp(section, "scratch files"))
+		return json_object_get(proc, "unrecorded_scratch");
+	if (!strcmp(section, "outputs"))
+		return json_object_get(proc, "unrecorded_outputs");
+	return NULL;
 }
 
 void status_print(FILE *f, json_t *rec)
@@ -264,6 +392,11 @@ void status_print(FILE *f, json_t *rec)
 			if (!header++)
 				fprintf(f, "  %s:\n", sections[s]);
 			print_object(f, v, maps);
+		}
+		json_array_foreach(unseen_of(proc, sections[s]), i, v) {
+			if (!header++)
+				fprintf(f, "  %s:\n", sections[s]);
+			print_unseen(f, v);
 		}
 	}
 	if (json_array_size(maps)) {

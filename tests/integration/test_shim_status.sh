@@ -15,6 +15,10 @@
 # not a page multiple, an fd number reused behind the shim's back, an
 # O_TMPFILE file), and more shared mappings than the registry's 1024
 # objects (dropped, counted, and the rest listed as not seen).
+# Last (tests/progs/status_files): sizes are those of now (scratch files
+# grown by write, pwrite, fallocate after open), and the outputs and scratch
+# files the hooks never saw (`> file`, `2>> file`, fopen) are listed from
+# /proc as `crshim dump` would find them, in --json and in the text form.
 set -u
 . "$(dirname "$0")/test_shim_lib.sh"
 shim_setup test_shim_status "${1:-}"
@@ -403,5 +407,121 @@ if wait_line "$WORK/over.out" '^ready' 30; then
 	prog_stop over
 else
 	notok "overflow: the program did not get ready: $(head -c 300 "$WORK/over.err")"
+fi
+# ---- current sizes, and outputs the hooks never saw (status_files) ----
+# stdout from the shell with `>`, stderr with `>>` (bash execs the program:
+# the shim of the program never saw either open), logs opened by fopen, one
+# by open(2); scratch files grown by write, pwrite and fallocate after open.
+if [ -x "$PROGS/status_files" ]; then
+	mkdir -p "$WORK/sf" "$WORK/sfs"
+	echo "an earlier run" >"$WORK/sf-app.log"
+	prog_start sf CRSHIM_SCRATCH="$WORK/sfs:drop" LD_PRELOAD="$SHIMLIB" SF_LOG="$WORK/sf-app.log" -- \
+		bash -c 'exec "$0" "$@" 2>>"$SF_LOG"' "$PROGS/status_files" "$WORK/sfs" "$WORK/sf"
+	if wait_line "$WORK/sf.out" '^ready' 10; then
+		PID=$(prog_pid sf)
+		F=$WORK/st5
+		status_flat "$PID" "$F"
+		check "status_files: crshim status --json exits 0" test $? -eq 0
+		fsize() { stat -c %s "$1"; }
+		sfd() { awk -v n="$1" '$1 == "F" && $2 == n { print $4 }' "$WORK/sf.out"; }
+		for n in grow-write grow-pwrite grow-falloc; do
+			o=$(one_obj kind=file "path=$WORK/sfs/$n")
+			if [ -n "$o" ]; then
+				expect_eq "scratch $n: policy drop" drop "$(jget "$F" "objects.$o.scratch")"
+				expect_eq "scratch $n: size is the size now, not the size at open" \
+					"$(fsize "$WORK/sfs/$n")" "$(jget "$F" "objects.$o.size")"
+			else
+				notok "scratch $n: recorded"
+			fi
+		done
+		expect_eq "scratch grown by write(2) only: 1 MiB + 123" 1048699 \
+			"$(jget "$F" "objects.$(one_obj kind=file "path=$WORK/sfs/grow-write").size")"
+		u=$(jfind "$F" proc.unrecorded_scratch "path=$WORK/sfs/fopen-scratch")
+		if [ -n "$u" ]; then
+			expect_eq "fopen'ed scratch: policy" drop "$(jget "$F" "proc.unrecorded_scratch.$u.scratch")"
+			expect_eq "fopen'ed scratch: size" 777 "$(jget "$F" "proc.unrecorded_scratch.$u.size")"
+			expect_eq "fopen'ed scratch: seen_by_shim false" false \
+				"$(jget "$F" "proc.unrecorded_scratch.$u.seen_by_shim")"
+		else
+			notok "fopen'ed scratch file: listed in proc.unrecorded_scratch"
+		fi
+		# check_unout WHAT PATH FD APPEND
+		check_unout() {
+			local u
+			u=$(jfind "$F" proc.unrecorded_outputs "path=$2")
+			if [ -z "$u" ] || [ "$(printf '%s\n' "$u" | grep -c .)" -ne 1 ]; then
+				notok "$1: listed once in proc.unrecorded_outputs"
+				return
+			fi
+			ok "$1: listed once in proc.unrecorded_outputs"
+			expect_eq "$1: its size" "$(fsize "$2")" "$(jget "$F" "proc.unrecorded_outputs.$u.size")"
+			expect_eq "$1: its fd" "$3" "$(jget "$F" "proc.unrecorded_outputs.$u.fds.0")"
+			expect_eq "$1: append" "$4" "$(jget "$F" "proc.unrecorded_outputs.$u.append")"
+			expect_eq "$1: seen_by_shim false" false "$(jget "$F" "proc.unrecorded_outputs.$u.seen_by_shim")"
+			expect_eq "$1: its inode" "$(stat -c %i "$2")" "$(jget "$F" "proc.unrecorded_outputs.$u.ino")"
+		}
+		check_unout "stdout from '> file'" "$WORK/sf.out" 1 false
+		check_unout "stderr from '>> file'" "$WORK/sf-app.log" 2 true
+		check_unout "fopen(\"w\") log" "$WORK/sf/fopen.log" "$(sfd fopen.log)" false
+		check_unout "fopen(\"a\") log" "$WORK/sf/fopen-app.log" "$(sfd fopen-app.log)" true
+		check "a file written then rewound is not an output" \
+			test -z "$(jfind "$F" proc.unrecorded_outputs "path=$WORK/sf/fopen-seek.dat")"
+		o=$(one_obj kind=file "path=$WORK/sf/open.log")
+		if [ -n "$o" ]; then
+			expect_eq "O_WRONLY log the shim saw: marked output" true "$(jget "$F" "objects.$o.output")"
+			expect_eq "O_WRONLY log the shim saw: its size" 100 "$(jget "$F" "objects.$o.size")"
+			check "O_WRONLY log the shim saw: not listed again from /proc" \
+				test -z "$(jfind "$F" proc.unrecorded_outputs "path=$WORK/sf/open.log")"
+		else
+			notok "O_WRONLY log opened with open(2): recorded"
+		fi
+		dup=""
+		for ino in $(jcol "$F" proc.unrecorded_outputs ino) $(jcol "$F" proc.unrecorded_scratch ino); do
+			[ -n "$(jfind "$F" objects "ino=$ino")" ] && dup="$dup $ino"
+		done
+		expect_eq "nothing from /proc duplicates a recorded object" "" "$dup"
+
+		"$CRSHIM" status "$PID" >"$WORK/sf.human" 2>&1
+		check "status_files: crshim status exits 0" test $? -eq 0
+		# in_section HEADING REGEX: a line under HEADING (up to the next heading) matches
+		in_section() {
+			awk -v h="  $1:" -v re="$2" '/^  [a-z]/ { s = ($0 == h) } s && $0 ~ re { f = 1 } END { exit !f }' \
+				"$WORK/sf.human"
+		}
+		check "human: stdout file under outputs with its size, not seen by the shim" in_section outputs \
+			"^    $WORK/sf.out  $(fsize "$WORK/sf.out") B .*fds \\[1\\]  \\[not seen by the shim\\]"
+		check "human: '>>' file under outputs, append" in_section outputs \
+			"^    $WORK/sf-app.log  $(fsize "$WORK/sf-app.log") B .* append  fds \\[2\\]"
+		check "human: the log the shim saw under outputs" in_section outputs "^    $WORK/sf/open.log  100 B "
+		check "human: grown scratch file with its size now" in_section "scratch files" \
+			"^    $WORK/sfs/grow-write  1\\.0 MiB .*policy drop"
+		check "human: fopen'ed scratch file, not seen by the shim" in_section "scratch files" \
+			"^    $WORK/sfs/fopen-scratch  777 B .*policy drop .*\\[not seen by the shim\\]"
+		missing=""
+		for p in $(jcol "$F" proc.unrecorded_outputs path); do
+			in_section outputs "^    $p  " || missing="$missing $p"
+		done
+		expect_eq "human and --json list the same outputs from /proc" "" "$missing"
+
+		prog_send sf grow
+		if wait_line "$WORK/sf.out" '^ready2' 10; then
+			F=$WORK/st6
+			status_flat "$PID" "$F"
+			expect_eq "after more write(2): the scratch size follows" 1114235 \
+				"$(jget "$F" "objects.$(one_obj kind=file "path=$WORK/sfs/grow-write").size")"
+			check_unout "fopen(\"w\") log, grown" "$WORK/sf/fopen.log" "$(sfd fopen.log)" false
+			expect_eq "fopen(\"w\") log: 350 bytes now" 350 \
+				"$(jget "$F" "proc.unrecorded_outputs.$(jfind "$F" proc.unrecorded_outputs "path=$WORK/sf/fopen.log").size")"
+			check_unout "stdout from '> file', grown" "$WORK/sf.out" 1 false
+		else
+			notok "status_files: grow did not complete: $(tail -c 300 "$WORK/sf-app.log")"
+		fi
+		prog_stop sf
+		check "status_files exits 0" test $? -eq 0
+	else
+		notok "status_files did not get ready: $(tail -c 300 "$WORK/sf-app.log")"
+	fi
+else
+	notok "tests/progs/status_files is built"
 fi
 shim_finish
