@@ -101,6 +101,9 @@ static int policy_from_word(const char *w, size_t n)
 	return 0;
 }
 
+/* What an ignored entry leaves: the variable's default for that directory. */
+#define SCRATCH_DEFAULT "using the default (not scratch) for it"
+
 static int add_dir(const char *p, size_t n, int policy, struct crs_scratch_dir *dirs, int max,
 		   int *count, crs_config_warn_fn warn, void *ctx)
 {
@@ -108,15 +111,17 @@ static int add_dir(const char *p, size_t n, int policy, struct crs_scratch_dir *
 
 	snprintf(entry, sizeof(entry), "%.*s", (int)(n < 512 ? n : 512), p);
 	if (n == 0 || p[0] != '/') {
-		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': not an absolute directory", entry);
+		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': not an absolute directory; " SCRATCH_DEFAULT,
+		      entry);
 		return -1;
 	}
 	if (n >= sizeof(dirs[0].path)) {
-		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': path too long", entry);
+		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': path too long; " SCRATCH_DEFAULT, entry);
 		return -1;
 	}
 	if (*count >= max) {
-		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': more than %d directories", entry, max);
+		warnf(warn, ctx, "CRSHIM_SCRATCH: ignoring '%s': more than %d directories; " SCRATCH_DEFAULT,
+		      entry, max);
 		return -1;
 	}
 	while (n > 1 && p[n - 1] == '/')
@@ -158,9 +163,11 @@ int crs_config_parse_scratch(const char *s, struct crs_scratch_dir *dirs, int ma
 				char w[64], d[512];
 
 				snprintf(w, sizeof(w), "%.*s", (int)(wl < 60 ? wl : 60), colon + 1);
-				snprintf(d, sizeof(d), "%.*s", (int)(colon - p < 500 ? colon - p : 500), p);
+				/* 440: the line keeps its end (the default) */
+				snprintf(d, sizeof(d), "%.*s", (int)(colon - p < 440 ? colon - p : 440), p);
 				warnf(warn, ctx,
-				      "CRSHIM_SCRATCH: ignoring '%s': unknown policy '%s' (drop, keep or save)",
+				      "CRSHIM_SCRATCH: ignoring '%s': unknown policy '%s' "
+				      "(drop, keep or save); " SCRATCH_DEFAULT,
 				      d, w);
 				bad++;
 			} else if (add_dir(p, (size_t)(colon - p), pol, dirs, max, n, warn, ctx) < 0) {

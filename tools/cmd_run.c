@@ -23,6 +23,14 @@ int cmd_lib(int argc, char **argv)
 	return 0;
 }
 
+static void run_usage(FILE *f)
+{
+	fprintf(f, "usage: crshim run [--] PROGRAM [ARGS]\n"
+		   "  runs PROGRAM with libcrshim.so (crshim lib) first in LD_PRELOAD, keeping\n"
+		   "  what LD_PRELOAD held; exits with PROGRAM's status (127: it cannot be run)\n"
+		   "  crshim run -- --help runs a program named --help\n");
+}
+
 /* LD_PRELOAD keeps what was there; the shim goes first. */
 int cmd_run(int argc, char **argv)
 {
@@ -30,10 +38,14 @@ int cmd_run(int argc, char **argv)
 	const char *old = getenv("LD_PRELOAD");
 	int first = 1;
 
+	if (first < argc && (!strcmp(argv[first], "--help") || !strcmp(argv[first], "-h"))) {
+		run_usage(stdout);
+		return 0;
+	}
 	if (first < argc && !strcmp(argv[first], "--"))
 		first++;
 	if (first >= argc) {
-		fprintf(stderr, "usage: crshim run [--] PROGRAM [ARGS]\n");
+		run_usage(stderr);
 		return 2;
 	}
 	if (paths_libcrshim(lib, sizeof(lib)) < 0) {

@@ -2,6 +2,7 @@
 #include "paths.h"
 
 #include "build_config.h"
+#include "install_paths.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,30 +19,52 @@ static int is_file(const char *p)
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The build tree puts libcrshim.so next to the crshim binary; an install
- * puts it in LIBDIR (bin/../lib...). */
+/* p is a regular file: its absolute, symlink-free path into out. */
+static int found(const char *p, char *out, size_t outlen)
+{
+	char real[PATH_MAX];
+
+	if (!is_file(p) || !realpath(p, real) || strlen(real) >= outlen)
+		return -1;
+	snprintf(out, outlen, "%s", real);
+	return 0;
+}
+
+/*
+ * The libcrshim.so that belongs to this crshim binary, looked up relative
+ * to the binary first so that an install moved elsewhere (cmake --install
+ * --prefix X, DESTDIR=..., a copied tree) finds its own library, not the
+ * configure-time one.  BIN is the directory of /proc/self/exe (symlinks
+ * resolved), in this order:
+ *   1. BIN/REL/libcrshim.so     an install: REL goes from the install's
+ *                               bindir to its libdir (CRSHIM_BIN_TO_LIBDIR:
+ *                               ../lib, or ../lib/x86_64-linux-gnu under /usr)
+ *   2. BIN/../lib/libcrshim.so  an install with the plain lib/ layout
+ *   3. BIN/libcrshim.so         the build tree (both in build/)
+ *   4. CRSHIM_INSTALL_LIBDIR/libcrshim.so  the configured libdir
+ */
 int paths_libcrshim(char *out, size_t outlen)
 {
+	static const char *const rel[] = { "/" CRSHIM_BIN_TO_LIBDIR, "/../lib", "" };
 	char exe[PATH_MAX], cand[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	char *slash;
 
-	if (n > 0) {
-		exe[n] = 0;
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = 0;
-			snprintf(cand, sizeof(cand), "%s/libcrshim.so", exe);
-			if (is_file(cand) && realpath(cand, out) && strlen(out) < outlen)
+	exe[n > 0 ? n : 0] = 0;
+	slash = strrchr(exe, '/');
+	if (slash) {
+		*slash = 0;
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			snprintf(cand, sizeof(cand), "%s%s/libcrshim.so", exe, rel[i]);
+			if (found(cand, out, outlen) == 0)
 				return 0;
 		}
 	}
 	snprintf(cand, sizeof(cand), "%s/libcrshim.so", CRSHIM_INSTALL_LIBDIR);
-	if (is_file(cand)) {
-		snprintf(out, outlen, "%s", cand);
+	if (found(cand, out, outlen) == 0)
 		return 0;
-	}
-	snprintf(out, outlen, "libcrshim.so not found next to %s or in %s", exe, CRSHIM_INSTALL_LIBDIR);
+	snprintf(out, outlen, "libcrshim.so not found in %s/%s, %s/../lib, %s or %s", exe,
+		 CRSHIM_BIN_TO_LIBDIR, exe, exe, CRSHIM_INSTALL_LIBDIR);
 	return -1;
 }
 

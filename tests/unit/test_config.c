@@ -410,22 +410,28 @@ static void test_bad_log_file(void **state)
 
 static void test_all_bad_at_once(void **state)
 {
-	static const char *const vars[] = { "CRSHIM_DISABLE", "CRSHIM_LOG", "CRSHIM_BACKTRACE", "CRSHIM_HOOKS",
-					    "CRSHIM_RUNDIR" };
+	static const char *const vars[] = { "CRSHIM_DISABLE", "CRSHIM_LOG",    "CRSHIM_BACKTRACE", "CRSHIM_HOOKS",
+					    "CRSHIM_RUNDIR",  "CRSHIM_SCRATCH", "CRSHIM_LOG_FILE" };
+	const size_t nvars = sizeof(vars) / sizeof(vars[0]);
+	static char longf[700];
 	struct crs_config cfg;
 
 	(void)state;
+	memset(longf, 'f', sizeof(longf) - 1);
+	longf[0] = '/';
 	env_set("CRSHIM_DISABLE", "2");
 	env_set("CRSHIM_LOG", "loud");
 	env_set("CRSHIM_BACKTRACE", "maybe");
 	env_set("CRSHIM_HOOKS", "bogus");
 	env_set("CRSHIM_RUNDIR", "rel");
+	env_set("CRSHIM_SCRATCH", "rel");
+	env_set("CRSHIM_LOG_FILE", longf);
 	parse(&cfg);
-	if (nwarn != 5)
+	if (nwarn != (int)nvars)
 		dump_warnings();
-	assert_int_equal(nwarn, 5);
-	/* One warning per variable, each naming its own. */
-	for (size_t v = 0; v < 5; v++) {
+	assert_int_equal(nwarn, (int)nvars);
+	/* One warning per variable, each naming its own and the default used. */
+	for (size_t v = 0; v < nvars; v++) {
 		int hits = 0;
 		char prefix[40];
 
@@ -433,6 +439,11 @@ static void test_all_bad_at_once(void **state)
 		for (int i = 0; i < nwarn; i++)
 			hits += strncmp(warnings[i], prefix, strlen(prefix)) == 0;
 		assert_int_equal(hits, 1);
+	}
+	for (int i = 0; i < nwarn; i++) {
+		if (!strstr(warnings[i], "using the default ("))
+			dump_warnings();
+		assert_non_null(strstr(warnings[i], "using the default ("));
 	}
 	expect_defaults(&cfg);
 
@@ -522,6 +533,7 @@ static void test_scratch_bad(void **state)
 	/* Relative: warned and ignored, the rest kept. */
 	assert_int_equal(scratch("rel/dir,/ok", d, &n), 1);
 	expect_one_warning("CRSHIM_SCRATCH", "'rel/dir'", "absolute");
+	expect_one_warning("CRSHIM_SCRATCH", "using the default (not scratch) for it", NULL);
 	assert_int_equal(n, 1);
 	expect_dir(&d[0], "/ok", CRS_SCRATCH_DROP);
 	assert_int_equal(scratch("rel:keep", d, &n), 1);
@@ -536,6 +548,7 @@ static void test_scratch_bad(void **state)
 	/* Unknown policy: warned and ignored, the rest kept. */
 	assert_int_equal(scratch("/e:bogus,/f:keep,/g", d, &n), 1);
 	expect_one_warning("CRSHIM_SCRATCH", "'/e'", "unknown policy 'bogus'");
+	expect_one_warning("CRSHIM_SCRATCH", "default (not scratch) for it", NULL);
 	assert_int_equal(n, 2);
 	expect_dir(&d[0], "/f", CRS_SCRATCH_KEEP);
 	expect_dir(&d[1], "/g", CRS_SCRATCH_DROP);
@@ -551,7 +564,7 @@ static void test_scratch_bad(void **state)
 	longp[sizeof(longp) - 1] = 0;
 	snprintf(buf, sizeof(buf), "%s:keep,/short", longp);
 	assert_int_equal(scratch(buf, d, &n), 1);
-	expect_one_warning("CRSHIM_SCRATCH", "too long", NULL);
+	expect_one_warning("CRSHIM_SCRATCH", "too long", "default (not scratch) for it");
 	assert_int_equal(n, 1);
 	expect_dir(&d[0], "/short", CRS_SCRATCH_DROP);
 	longp[511] = 0; /* the longest that fits */
@@ -562,6 +575,10 @@ static void test_scratch_bad(void **state)
 	longp[512] = 0;
 	assert_int_equal(scratch(longp, d, &n), 1);
 	assert_int_equal(n, 0);
+	/* A long directory with an unknown policy: the line still ends with the default. */
+	snprintf(buf, sizeof(buf), "%s:%.70s", longp, longp + 1);
+	assert_int_equal(scratch(buf, d, &n), 1);
+	expect_one_warning("CRSHIM_SCRATCH", "unknown policy", "default (not scratch) for it");
 }
 
 static void test_scratch_too_many(void **state)
@@ -591,6 +608,7 @@ static void test_scratch_too_many(void **state)
 		assert_non_null(strstr(warnings[i], "CRSHIM_SCRATCH"));
 		assert_non_null(strstr(warnings[i], p));
 		assert_non_null(strstr(warnings[i], "more than 16"));
+		assert_non_null(strstr(warnings[i], "default (not scratch) for it"));
 	}
 
 	/* Through crs_config_parse, with the colon syntax. */
