@@ -105,7 +105,7 @@ enum ctl_error ctl_request_fd(pid_t pid, const char *request, int pass_fd, int t
 	uid_t uid;
 	struct stat st;
 	char line[CRSHIM_CONTROL_MAX_REQUEST];
-	json_error_t jerr;
+	enum ctl_error r;
 	char *buf;
 	size_t len = 0;
 	int fd;
@@ -155,8 +155,18 @@ enum ctl_error ctl_request_fd(pid_t pid, const char *request, int pass_fd, int t
 		free(buf);
 		return CTL_UNREACHABLE;
 	}
-	*answer = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &jerr);
+	r = ctl_parse_answer(pid, buf, len, answer, err, errlen);
 	free(buf);
+	return r;
+}
+
+enum ctl_error ctl_parse_answer(pid_t pid, const char *buf, size_t len, json_t **answer, char *err,
+				size_t errlen)
+{
+	json_error_t jerr;
+
+	/* the answer is one line; what may follow it is not read */
+	*answer = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!*answer) {
 		snprintf(err, errlen, "pid %d: malformed answer: %s", (int)pid, jerr.text);
 		return CTL_BAD_ANSWER;

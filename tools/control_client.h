@@ -27,6 +27,13 @@ enum ctl_error ctl_request(pid_t pid, const char *request, int timeout_ms, json_
 enum ctl_error ctl_request_fd(pid_t pid, const char *request, int pass_fd, int timeout_ms, json_t **answer,
 			      char *err, size_t errlen);
 
+/* The answer of pid's shim, len bytes of buf (not NUL-terminated), parsed
+ * as ctl_request does: CTL_OK with *answer an object whose "ok" is true, or
+ * CTL_BAD_ANSWER with a sentence in err and *answer the JSON (if it was
+ * JSON) or NULL.  Pure: no I/O (tests/fuzz/fuzz_answer.c). */
+enum ctl_error ctl_parse_answer(pid_t pid, const char *buf, size_t len, json_t **answer, char *err,
+				size_t errlen);
+
 /* Path of pid's endpoint under the rundir for the calling user (or uid). */
 int ctl_endpoint_path(pid_t pid, uid_t uid, char *out, size_t outlen);
 

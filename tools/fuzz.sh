@@ -6,7 +6,7 @@
 #
 #   SECONDS  per target (default ${CRSHIM_FUZZ_SECONDS:-30}); TARGET: fuzz_config,
 #            fuzz_control, fuzz_swap, fuzz_jsonw, fuzz_proc, fuzz_tcp,
-#            fuzz_manifest (default: all)
+#            fuzz_manifest, fuzz_ptree, fuzz_answer (default: all)
 #
 # Builds into ${CRSHIM_FUZZ_DIR:-build-fuzz} (CC: clang, else clang-14), starts
 # each target from its seed corpus (tests/fuzz/corpus/NAME, copied into the
@@ -53,7 +53,7 @@ fi
 
 TARGETS=("$@")
 if [ "${#TARGETS[@]}" -eq 0 ]; then
-	TARGETS=(fuzz_config fuzz_control fuzz_swap fuzz_jsonw fuzz_proc fuzz_tcp fuzz_manifest)
+	TARGETS=(fuzz_config fuzz_control fuzz_swap fuzz_jsonw fuzz_proc fuzz_tcp fuzz_manifest fuzz_ptree fuzz_answer)
 fi
 mkdir -p "$DIR/artifacts"
 rc=0

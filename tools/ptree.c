@@ -32,19 +32,28 @@ static int children(pid_t pid, pid_t **v, int *n)
 	while ((de = readdir(d))) {
 		char cpath[320];
 		FILE *f;
-		int c;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int)pid, de->d_name);
 		f = fopen(cpath, "re");
-		while (f && fscanf(f, "%d", &c) == 1)
-			push(v, n, (pid_t)c);
-		if (f)
+		if (f) {
+			ptree_parse_children(f, v, n);
 			fclose(f);
+		}
 	}
 	closedir(d);
 	return 0;
+}
+
+int ptree_parse_children(FILE *f, pid_t **v, int *n)
+{
+	int c, got = 0;
+
+	/* the kernel writes positive pids; anything else ends the list */
+	while (fscanf(f, "%d", &c) == 1 && c > 0 && push(v, n, (pid_t)c) == 0)
+		got++;
+	return got;
 }
 
 int ptree_collect(pid_t pid, pid_t **v, int *n)
@@ -74,42 +83,35 @@ int ptree_nchildren(pid_t pid)
 	return nk;
 }
 
-/* The fields of /proc/PID/stat after the ")" that ends comm (comm may
- * contain spaces and parentheses) into buf; a pointer to them, or NULL. */
-static const char *stat_tail(const char *pid_name, char *buf, size_t len)
+/* The fields after the ")" that ends comm: comm may contain spaces and
+ * parentheses, the fields none. */
+int ptree_parse_stat(const char *line, struct ptree_stat *sf)
 {
-	char path[300], *p;
+	const char *t = strrchr(line, ')');
+
+	return t && sscanf(t + 1, " %c %d %d %d %u", &sf->state, &sf->ppid, &sf->pgrp, &sf->session,
+			   &sf->tty_nr) == 5 ? 0 : -1;
+}
+
+static int stat_fields_of(const char *pid_name, struct ptree_stat *sf)
+{
+	char path[300], buf[1024];
 	FILE *f;
 	int ok;
 
 	snprintf(path, sizeof(path), "/proc/%s/stat", pid_name);
 	f = fopen(path, "re");
 	if (!f)
-		return NULL;
-	ok = fgets(buf, (int)len, f) != NULL;
+		return -1;
+	ok = fgets(buf, (int)sizeof(buf), f) != NULL;
 	fclose(f);
-	return ok && (p = strrchr(buf, ')')) ? p + 1 : NULL;
-}
-
-struct stat_fields {
-	char state;
-	int ppid, pgrp, session;
-	unsigned tty_nr;
-};
-
-static int stat_fields_of(const char *pid_name, struct stat_fields *sf)
-{
-	char buf[1024];
-	const char *t = stat_tail(pid_name, buf, sizeof(buf));
-
-	return t && sscanf(t, " %c %d %d %d %u", &sf->state, &sf->ppid, &sf->pgrp, &sf->session,
-			   &sf->tty_nr) == 5 ? 0 : -1;
+	return ok ? ptree_parse_stat(buf, sf) : -1;
 }
 
 static int stat_fields(pid_t pid, char *state, pid_t *ppid)
 {
 	char name[32];
-	struct stat_fields sf;
+	struct ptree_stat sf;
 
 	snprintf(name, sizeof(name), "%d", (int)pid);
 	if (stat_fields_of(name, &sf) < 0)
@@ -135,23 +137,30 @@ int ptree_is_zombie(pid_t pid)
 	return stat_fields(pid, &s, &pp) == 0 && (s == 'Z' || s == 'X');
 }
 
+int ptree_parse_session_outside(FILE *f)
+{
+	char line[256];
+
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSsid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			return atoi(last ? last + 1 : line + 6) == 0;
+		}
+	return 0;
+}
+
 int ptree_session_outside(pid_t pid)
 {
-	char path[64], line[256];
-	int outside = 0;
+	char path[64];
+	int outside;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "NSsid:", 6)) {
-			char *last = strrchr(line, '\t');
-
-			outside = atoi(last ? last + 1 : line + 6) == 0;
-			break;
-		}
+	outside = ptree_parse_session_outside(f);
 	fclose(f);
 	return outside;
 }
@@ -179,7 +188,7 @@ pid_t ptree_group_member(pid_t id)
 
 	while (d && !found && (de = readdir(d))) {
 		pid_t pid = (pid_t)atoi(de->d_name);
-		struct stat_fields sf;
+		struct ptree_stat sf;
 
 		/* zombies too: until reaped they hold the ids */
 		if (pid > 0 && pid != id && stat_fields_of(de->d_name, &sf) == 0 &&
@@ -201,7 +210,7 @@ static unsigned encode_tty(dev_t rdev)
 
 pid_t ptree_tty_session(pid_t pid, dev_t rdev)
 {
-	struct stat_fields sf;
+	struct ptree_stat sf;
 	char name[32];
 
 	snprintf(name, sizeof(name), "%d", (int)pid);

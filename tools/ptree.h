@@ -2,6 +2,7 @@
 #ifndef CRSHIM_PTREE_H
 #define CRSHIM_PTREE_H
 
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Append pid and all its descendants (pre-order) to *v (malloc'ed, *n
@@ -24,5 +25,19 @@ pid_t ptree_group_member(pid_t id);
 /* pid's session if the terminal rdev is pid's controlling terminal, else
  * 0: the session CRIU records for that terminal (TIOCGSID in the task). */
 pid_t ptree_tty_session(pid_t pid, dev_t rdev);
+
+/* The parsers behind them, on text (tests/fuzz/fuzz_ptree.c). */
+struct ptree_stat {
+	char state;
+	int ppid, pgrp, session;
+	unsigned tty_nr; /* the kernel's encoding of the controlling terminal */
+};
+/* The line of /proc/PID/stat into sf: 0, or -1 if it is not one. */
+int ptree_parse_stat(const char *line, struct ptree_stat *sf);
+/* /proc/PID/status: 1 if its NSsid line ends with 0, else 0. */
+int ptree_parse_session_outside(FILE *f);
+/* A /proc/PID/task/TID/children file: appends its pids to *v (*n
+ * entries, realloc'ed); the number appended. */
+int ptree_parse_children(FILE *f, pid_t **v, int *n);
 
 #endif

@@ -8,8 +8,11 @@
 #         unit tests and every test program), then run the whole ctest suite
 #         there (ctest args are passed on, e.g. -R shim or -E mpi);
 #   tsan  configure and build ${CRSHIM_TSAN_DIR:-build-tsan} with
-#         -DCRSHIM_SANITIZE=thread and run the threaded registry unit test and
-#         the PREPARE/RESUME stress (test_soak_control.sh) there;
+#         -DCRSHIM_SANITIZE=thread and run the threaded tests there: the
+#         registry unit test, the PREPARE/RESUME stress (test_soak_control.sh),
+#         8 threads creating every resource kind (test_shim_threads.sh) and
+#         signals inside the hooks (test_fault_signals.sh, real CRIU);
+#         CRSHIM_TSAN_TESTS="registry soak threads signals" picks some;
 #   all   (default) both.
 #
 # Exits non-zero when a test fails or when any sanitizer report was written,
@@ -53,7 +56,7 @@ mode=${1:-all}
 case $mode in
 all | asan | tsan) ;;
 -h | --help | help)
-	sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit 0
 	;;
 *)
@@ -171,24 +174,47 @@ run_asan() {
 }
 
 run_tsan() {
-	configure_build "$TSAN_DIR" thread crshim crshim-cli unit_test_registry soak_hammer soak_ctl || return 1
-	phase "TSan: unit_test_registry (threaded registry test)"
+	local tests=${CRSHIM_TSAN_TESTS:-registry soak threads signals} t r trc=0
+	configure_build "$TSAN_DIR" thread crshim crshim-cli unit_test_registry soak_hammer soak_ctl \
+		shim_resources fault_signals || return 1
 	# symbolize=0: gcc's TSan runtime sets up its symbolizer (libbacktrace)
 	# with mmap while it initialises, before main, and the preloaded shim's
 	# (instrumented) mmap hook cannot run that early; the reports are
-	# symbolized afterwards (symbolize_reports).
-	export TSAN_OPTIONS="symbolize=0:log_path=$REPORTS/tsan:halt_on_error=0:second_deadlock_stack=1:report_signal_unsafe=0"
+	# symbolized afterwards (symbolize_reports).  report_signal_unsafe stays
+	# on: the shim's handlers (thread parking) and those of
+	# tests/progs/fault_signals.c, which make hooked calls, must not call
+	# malloc or anything else that is not async-signal-safe.
+	export TSAN_OPTIONS="symbolize=0:log_path=$REPORTS/tsan:halt_on_error=0:second_deadlock_stack=1"
 	export CRSHIM_SANITIZED=thread
-	local trc=0
-	"$TSAN_DIR/tests/unit/unit_test_registry" || {
-		echo "sanitize: unit_test_registry failed under TSan" >&2
-		trc=1
-	}
-	phase "TSan: PREPARE/RESUME stress (test_soak_control.sh)"
-	CRSHIM_SOAK_CYCLES=${CRSHIM_SOAK_CYCLES:-300} CRSHIM_SOAK_STRESS=${CRSHIM_SOAK_STRESS:-1000} bash tests/integration/test_soak_control.sh "$TSAN_DIR" || {
-		echo "sanitize: test_soak_control failed under TSan" >&2
-		trc=1
-	}
+	# (test_shim_allocator.sh is not run: a TSan-built program cannot
+	# replace malloc, and it skips itself)
+	for t in $tests; do
+		r=0
+		case $t in
+		registry)
+			phase "TSan: unit_test_registry (threaded registry test)"
+			"$TSAN_DIR/tests/unit/unit_test_registry" || r=1
+			;;
+		soak)
+			phase "TSan: PREPARE/RESUME stress (test_soak_control.sh)"
+			CRSHIM_SOAK_CYCLES=${CRSHIM_SOAK_CYCLES:-300} CRSHIM_SOAK_STRESS=${CRSHIM_SOAK_STRESS:-1000} \
+				bash tests/integration/test_soak_control.sh "$TSAN_DIR" || r=1
+			;;
+		threads)
+			phase "TSan: 8 threads creating every resource kind (test_shim_threads.sh)"
+			bash tests/integration/test_shim_threads.sh "$TSAN_DIR" || r=1
+			;;
+		signals)
+			phase "TSan: signals inside the hooks (test_fault_signals.sh, real CRIU)"
+			bash tests/integration/test_fault_signals.sh "$TSAN_DIR" || r=1
+			;;
+		*)
+			echo "sanitize: unknown TSan test '$t' (registry, soak, threads, signals)" >&2
+			r=1
+			;;
+		esac
+		[ "$r" -eq 0 ] || { echo "sanitize: TSan test '$t' failed" >&2; trc=1; }
+	done
 	unset TSAN_OPTIONS CRSHIM_SANITIZED
 	symbolize_reports tsan "$TSAN_DIR"
 	scan_reports tsan || trc=1

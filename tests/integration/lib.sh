@@ -157,3 +157,55 @@ cleanup() {
 	rm -rf "$TMP" "$CRSHIM_RUNDIR"
 }
 trap cleanup EXIT
+
+# assert_no_strays LABEL: after `crshim gc`, nothing a fault left behind:
+#   - no endpoint of a dead process in the rundir;
+#   - no /dev/shm/.crshim-KIND-PID-N of a dead PID (one of a live PID belongs
+#     to a dump in progress, perhaps another test's);
+#   - no nftables table named crshim-*, and no network lock ("inet CRIU-" and
+#     the first 21 characters of the run id) of a CRIU run of this test that
+#     must have released it: the run ids are read from the dump.log and
+#     restore.log files under $TMP (other tests' CRIU runs may hold their own
+#     lock at this moment).  Only the dump of a complete checkpoint that
+#     stopped its processes keeps its lock, by CRIU's design, until its
+#     restore (their TCP peers see no reset meanwhile); an interrupted or
+#     failed dump, a --leave-running one and any restore must leave none.
+assert_no_strays() {
+	local label=$1 out rc s p f stale="" left="" tables ids id log ck locks=""
+	out=$("$CRSHIM" gc 2>&1)
+	rc=$?
+	check "$label: crshim gc runs (exit $rc${out:+: $(head -c 150 <<<"$out" | tr '\n' ' ')})" test "$rc" -eq 0
+	for s in "$CRSHIM_RUNDIR"/*.sock; do
+		[ -e "$s" ] || continue
+		p=$(basename "$s" .sock)
+		[ -e "/proc/$p" ] || stale="$stale $p"
+	done
+	check "$label: no endpoint of a dead process in the rundir${stale:+:$stale}" test -z "$stale"
+	for f in /dev/shm/.crshim-*; do
+		[ -e "$f" ] || continue
+		if [[ $(basename "$f") =~ ^\.crshim-[a-z]+-([0-9]+)-[0-9]+$ ]] && [ -e "/proc/${BASH_REMATCH[1]}" ]; then
+			continue
+		fi
+		left="$left $(basename "$f")"
+	done
+	check "$label: no .crshim-* file of a dead process in /dev/shm${left:+:$left}" test -z "$left"
+	command -v nft >/dev/null || { echo "# $label: nft not installed, nftables tables not checked"; return 0; }
+	tables=$(nft list tables 2>/dev/null)
+	ids=""
+	while IFS= read -r log; do
+		ck=${log%/dumps/*}
+		if [ "${log##*/}" = dump.log ] && [ -s "$ck/manifest.json" ] &&
+			! grep -qE '"leave_running": *true' "$ck/manifest.json"; then
+			continue # a complete checkpoint waiting for its restore
+		fi
+		id=$(grep -ho -m1 'CRIU run id = [0-9a-f-]*' "$log" 2>/dev/null | cut -d' ' -f5)
+		[ -n "$id" ] && ids="$ids $id"
+	done < <(find "$TMP" \( -name dump.log -o -name restore.log \) 2>/dev/null)
+	for id in $ids; do
+		grep -qx "table inet CRIU-${id:0:21}" <<<"$tables" && locks="$locks CRIU-${id:0:21}"
+	done
+	locks="$locks $(grep -oE '^table [a-z0-9]+ crshim-[^ ]*' <<<"$tables" | cut -d' ' -f3 | tr '\n' ' ')"
+	locks=$(xargs <<<"$locks")
+	check "$label: no nftables table of crshim or of the $(wc -w <<<"$ids") CRIU run(s) of this test that must release it left${locks:+: $locks}" \
+		test -z "$locks"
+}

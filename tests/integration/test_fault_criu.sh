@@ -9,7 +9,8 @@
 # Each time: a clear message (CRIU's exit and log, or "No space left on
 # device"), a non-zero exit, the processes running and making progress
 # (none left frozen), no manifest, the pool copies removed, no network lock
-# of the crashed CRIU left in nftables, and afterwards
+# of the crashed CRIU left in nftables, nothing left after `crshim gc`
+# (assert_no_strays), and afterwards
 # a dump elsewhere works and restores with the pool verified.  (A CRIU
 # killed early in the dump is test_criu_failures.sh.)
 set -u
@@ -38,6 +39,7 @@ failed_cleanly() { # label dir pattern
 	check "$label: ... and makes progress (none left frozen)" progressing
 	check "$label: no manifest" test ! -e "$dir/manifest.json"
 	check "$label: the pool copies were removed" bash -c "[ -z \"\$(ls -A '$dir/pools' 2>/dev/null)\" ]"
+	assert_no_strays "$label"
 }
 
 start_soak_set "$SIZE"
@@ -107,4 +109,5 @@ else
 	sed 's/^/    /' "$TMP/good.out"
 fi
 for p in $PIDS; do wait_gone "$p" 30; done
+assert_no_strays "at the end"
 finish

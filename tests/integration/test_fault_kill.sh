@@ -16,9 +16,10 @@
 # checkpoint has no manifest and restore refuses it, the one killed after
 # its manifest was written is complete.  Then `crshim dump` again works, a
 # restore from that last complete checkpoint brings the set back and it
-# verifies every byte of its pool, and after `crshim gc` nothing is left:
-# no endpoint of a dead process, no /dev/shm/.crshim-* file, no temporary
-# file in the checkpoint directories.
+# verifies every byte of its pool.  After each kill and at the end, `crshim
+# gc` leaves nothing (assert_no_strays: no endpoint of a dead process, no
+# /dev/shm/.crshim-* file, no nftables table of crshim or of its CRIU runs),
+# and at the end no temporary file is left in the checkpoint directories.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_criu
@@ -61,6 +62,8 @@ after_kill() { # label dir
 	check "$label: every process still runs" all_alive
 	check "$label: ... and makes progress" progressing
 	check "$label: every shim resumed itself (preparer gone):$(phases)" all_running
+	# (after the CRIU run killed: no network lock table of that CRIU is left)
+	assert_no_strays "$label"
 }
 
 # Every process's shim is back to phase running within 3 s (it polls its
@@ -144,6 +147,8 @@ check "killed while moving a memfd: no CRIU left running" criu_gone
 check "killed while moving a memfd: both holders still run" all_alive "$MP"
 check "killed while moving a memfd: their threads are not left parked (they make progress)" progressing "$MP"
 for p in $MP; do kill -9 "$p" 2>/dev/null; done
+for p in $MP; do wait_gone "$p" 20; done
+assert_no_strays "killed while moving a memfd"
 
 # --- the set still checkpoints, and the last complete checkpoint restores ---
 echo "# phases before the last dump:$(phases)"
@@ -172,10 +177,7 @@ fi
 for p in $PIDS; do wait_gone "$p" 30; done
 
 # --- nothing left behind after crshim gc ---
-"$CRSHIM" gc >"$TMP/gc.out" 2>&1
-check "crshim gc runs ($(cat "$TMP/gc.out"))" test $? -eq 0
-stale=$(for s in "$CRSHIM_RUNDIR"/*.sock; do [ -e "$s" ] || continue; p=$(basename "$s" .sock); [ -e "/proc/$p" ] || echo "$s"; done)
-check "no endpoint of a dead process in the rundir${stale:+: $stale}" test -z "$stale"
+assert_no_strays "at the end"
 left=$(ls -A /dev/shm | grep -E "^\.crshim-|^$name|^$mname" || true)
 check "nothing of the test left in /dev/shm${left:+: $left}" test -z "$left"
 tmps=$(find "$TMP" -name '*.tmp.*' 2>/dev/null)

@@ -12,6 +12,7 @@
 #     fails cleanly with the program still running, most succeed, a restore
 #     of the last one brings it back and its shared counter is exact; `crshim
 #     gc` removes the endpoints the dead children left.
+# After each, nothing is left after `crshim gc` (assert_no_strays).
 set -u
 . "$(dirname "$0")/lib.sh"
 need_criu
@@ -55,6 +56,7 @@ kill -CONT "$Q"
 sleep 0.5
 check "the stopped process, continued, is running too (not left prepared)" all_running "$Q"
 check "everybody still runs" all_alive $PIDS "$Q"
+assert_no_strays "a stopped process"
 
 # --- 2. a process exits while the dump waits for it ---
 kill -STOP "$Q"
@@ -75,6 +77,7 @@ check "no manifest in the failed checkpoint" test ! -e "$TMP/exited/manifest.jso
 touch "$STOP"
 for p in $PIDS; do wait "$p"; done
 check "the set finishes with its pool intact" grep -q '^OK' "$TMP/res.0" "$TMP/res.1"
+assert_no_strays "a process that exits"
 
 # --- 3. a program that forks all the time, dumped with --tree ---
 rm -f "$TMP/fstop" "$TMP/fres"
@@ -128,4 +131,5 @@ wait_gone "$F" 20
 "$CRSHIM" gc >/dev/null 2>&1
 stale=$(for s in "$CRSHIM_RUNDIR"/*.sock; do [ -e "$s" ] || continue; p=$(basename "$s" .sock); [ -e "/proc/$p" ] || echo "$s"; done | wc -l)
 check "crshim gc removed the endpoints the dead children left ($stale left)" test "$stale" -eq 0
+assert_no_strays "a forking program"
 finish

@@ -15,8 +15,9 @@
 #     restored), exit non-zero, with CRIU's reason;
 #   - the path of a named pool occupied by a directory: refused, also with
 #     --replace, nothing restored;
-# and after each, the intact checkpoint still restores and the processes
-# finish with their shared memory verified.
+# and after each, nothing is left after `crshim gc` (assert_no_strays), the
+# intact checkpoint still restores and the processes finish with their
+# shared memory verified.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_criu
@@ -88,6 +89,7 @@ if [ -n "$squat" ]; then
 	check "... within a few seconds" test $(($(date +%s) - t0)) -le 10
 	check "... and nothing was restored" none_alive "$P1"
 	unsquat
+	assert_no_strays "pid $P2 taken"
 else
 	echo "# could not take pid $P2 with ns_last_pid (pids in use): that case is not tested"
 fi
@@ -101,6 +103,7 @@ if [ -n "$squat" ]; then
 		"thread id $T2 \(of pid $P2\) is taken by a running process \(sleep\)" "$CRSHIM" restore -D "$TMP/ck"
 	check "... and nothing was restored" none_alive "$P1" "$P2"
 	unsquat
+	assert_no_strays "thread id $T2 taken"
 else
 	echo "# could not take thread id $T2 with ns_last_pid (ids in use): that case is not tested"
 fi
@@ -116,6 +119,7 @@ expect_fail "restore with a CRIU image of the second run deleted fails" \
 	"core-[0-9]*.img is missing|CRIU failed to restore pid $P2" "$CRSHIM" restore -D "$TMP/ck-noimg"
 sleep 0.5
 check "... and nothing is left running" none_alive $PIDS
+assert_no_strays "a CRIU image deleted"
 cp -a "$TMP/ck" "$TMP/ck-trunc"
 for f in "$TMP/ck-trunc/dumps/$P1"/pages-*.img; do truncate -s 100 "$f"; done
 # (bounded: without the size check CRIU's restorer loops for ever on it)
@@ -125,6 +129,7 @@ for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
 rm -f "$TMP/ck-trunc/dumps/$P1/restore.log"
 sleep 0.5
 check "... and nothing is left running" none_alive $PIDS
+assert_no_strays "a pages image truncated"
 
 # --- CRIU fails on the second run: the first, restored already, is killed ---
 cat >"$TMP/fail-second" <<EOS
@@ -139,6 +144,7 @@ sleep 0.5
 check "... and the first run's processes, restored already, were killed" none_alive $PIDS
 left=$(ls -A /dev/shm | grep -E "^$name|^\.crshim-" || true)
 check "no file left in /dev/shm${left:+: $left}" test -z "$left"
+assert_no_strays "CRIU failing on the second run"
 restore_and_finish "$TMP/ck" "after the damaged copies"
 
 # --- a named pool's path occupied by a directory ---
@@ -159,6 +165,7 @@ expect_fail "restore with a directory where the named pool goes is refused" "/de
 	"$CRSHIM" restore -D "$TMP/named"
 expect_fail "... also with --replace" "cannot replace /dev/shm/$nname" "$CRSHIM" restore -D "$TMP/named" --replace
 check "... nothing was restored" bash -c "! kill -0 ${NP%% *} 2>/dev/null"
+assert_no_strays "a pool path occupied"
 rmdir "/dev/shm/$nname"
 rm -f "$TMP"/nres.*
 check "with the path free again, the named set restores" "$CRSHIM" restore -D "$TMP/named"
@@ -169,4 +176,5 @@ check "... and finishes with its pool shared" bash -c "
 	done"
 for p in $NP; do wait_gone "$p" 30; done
 rm -f "/dev/shm/$nname"
+assert_no_strays "at the end"
 finish

@@ -7,7 +7,8 @@
 # hook and a handler, or with the control thread), a checkpoint with
 # --leave-running and one that stops the program succeed, the restored
 # program goes on under the same storm, and at the end every mapping it
-# checked was right, no registry entry was dropped, and it exits 0.
+# checked was right, no registry entry was dropped, and it exits 0; then
+# nothing is left after `crshim gc` (assert_no_strays).
 set -u
 . "$(dirname "$0")/lib.sh"
 need_criu
@@ -40,21 +41,34 @@ check "crshim status answers 20 times during the signal storm" statuses "$P" 20
 check "a checkpoint with --leave-running during the storm" "$CRSHIM" dump -D "$TMP/ck1" --leave-running "$P"
 check "the program still runs" kill -0 "$P"
 check "status still answers after it" statuses "$P" 5
-if "$CRSHIM" dump -D "$TMP/ck2" "$P"; then
+if [ "${CRSHIM_SANITIZED:-}" = thread ]; then
+	# CRIU cannot restore a TSan-built program (it fails to reserve the
+	# runtime's shadow address space, 124 TiB): under TSan (tools/sanitize.sh)
+	# the hooks, handlers and control thread are checked through a second
+	# --leave-running checkpoint instead, then the program finishes in place.
+	echo "# TSan build: the checkpoint that stops the program and its restore are not tested"
+	check "a second checkpoint with --leave-running during the storm" \
+		"$CRSHIM" dump -D "$TMP/ck2" --leave-running "$P"
+	wait "$S" 2>/dev/null
+	storm "$P" 4 &
+	S=$!
+	check "status answers 10 times during a storm after it" statuses "$P" 10
+	wait "$S" 2>/dev/null
+elif "$CRSHIM" dump -D "$TMP/ck2" "$P"; then
 	ok "a checkpoint that stops it, during the storm"
+	wait "$S" 2>/dev/null
+	{ wait "$P"; } 2>/dev/null
+	wait_gone "$P" 20
+	check "restore" "$CRSHIM" restore -D "$TMP/ck2"
+	check "the restored program runs" kill -0 "$P"
+	storm "$P" 4 &
+	S=$!
+	check "status answers 10 times during a storm after the restore" statuses "$P" 10
+	wait "$S" 2>/dev/null
 else
 	fail "a checkpoint that stops it, during the storm"
 	kill -9 "$P" # (it would run until told to stop)
 fi
-wait "$S" 2>/dev/null
-{ wait "$P"; } 2>/dev/null
-wait_gone "$P" 20
-check "restore" "$CRSHIM" restore -D "$TMP/ck2"
-check "the restored program runs" kill -0 "$P"
-storm "$P" 4 &
-S=$!
-check "status answers 10 times during a storm after the restore" statuses "$P" 10
-wait "$S" 2>/dev/null
 "$CRSHIM" status --json "$P" >"$TMP/json" 2>&1
 check "no registry entry was dropped" grep -q '"dropped": 0' "$TMP/json"
 touch "$STOP"
@@ -63,4 +77,5 @@ check "the program verified every mapping: $(cat "$TMP/res" 2>/dev/null)" grep -
 handlers=$(awk '/^OK/ { print $5 }' "$TMP/res" 2>/dev/null)
 check "... and ran its handlers many times (${handlers:-0})" test "${handlers:-0}" -gt 1000
 wait_gone "$P" 20
+assert_no_strays "after the signal storms"
 finish
