@@ -3,6 +3,7 @@
 
 #include "pools.h"
 #include "proc.h"
+#include "safe_path.h"
 
 #include "crshim_manifest.h"
 
@@ -81,6 +82,18 @@ static json_t *holder(struct scratch *s, pid_t pid)
 	return h;
 }
 
+/* Birth time in ns (with the inode, the file's identity: inode numbers are
+ * reused), -1 when the file system does not keep one. */
+static int64_t birth_time(const char *path, int nofollow)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, nofollow ? AT_SYMLINK_NOFOLLOW : 0, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME))
+		return -1;
+	return (int64_t)stx.stx_btime.tv_sec * 1000000000 + stx.stx_btime.tv_nsec;
+}
+
 static struct scratch *find_or_add(struct scratch_set *set, const char *src, const char *path, int deleted,
 				   int policy)
 {
@@ -114,6 +127,7 @@ static struct scratch *find_or_add(struct scratch_set *set, const char *src, con
 		s->policy = 3;
 		s->downgraded = 1;
 	}
+	s->btime_ns = birth_time(src, 0);
 	s->mnt_id = proc_link_mnt_id(src);
 	s->holders = json_array();
 	return s;
@@ -266,6 +280,9 @@ json_t *scratch_to_json(const struct scratch *s)
 		json_object_set_new(j, "data", json_string(data));
 		json_object_set_new(j, "data_bytes", json_integer((json_int_t)s->data_bytes));
 	}
+	if (s->btime_ns >= 0)
+		json_object_set_new(j, "btime_ns", json_integer((json_int_t)s->btime_ns));
+	scratch_record_dir(j, s->path);
 	return j;
 }
 
@@ -290,13 +307,175 @@ int scratch_check_kept(json_t *e, char *err, size_t errlen)
 	return 0;
 }
 
-/* A file for a dropped or saved scratch entry: named (replacing what stands
- * there: it is the program's own scratch) or unnamed when it was unlinked. */
-static int create_for(const char *path, int unlinked, uint32_t mode)
+void scratch_record_dir(json_t *e, const char *path)
 {
 	char dir[4096];
 	char *slash;
 	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir || stat((*slash = 0, dir), &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	json_object_set_new(e, "dir_mode", json_integer(st.st_mode & 07777));
+	json_object_set_new(e, "dir_uid", json_integer(st.st_uid));
+	json_object_set_new(e, "dir_gid", json_integer(st.st_gid));
+}
+
+static int chown_entry(int fd, json_t *e, const char *ukey, const char *gkey)
+{
+	json_t *u = json_object_get(e, ukey), *g = json_object_get(e, gkey);
+
+	if (!json_is_integer(u) || !json_is_integer(g) || json_integer_value(u) < 0 ||
+	    json_integer_value(u) > 0xfffffffe || json_integer_value(g) < 0 || json_integer_value(g) > 0xfffffffe)
+		return 0; /* not recorded (or nonsense): the restorer's */
+	if (fchown(fd, (uid_t)json_integer_value(u), (gid_t)json_integer_value(g)) == 0)
+		return 0;
+	/* A user restoring their own job cannot give files away; root can. */
+	return errno == EPERM && geteuid() != 0 ? 0 : -1;
+}
+
+int scratch_fchown(int fd, json_t *e)
+{
+	return chown_entry(fd, e, "uid", "gid");
+}
+
+/* The directories from path[start] down to the parent of path, just made:
+ * given the recorded directory's owner and mode, top down. */
+static int set_new_dirs(json_t *e, char *buf, size_t start)
+{
+	json_t *m = json_object_get(e, "dir_mode");
+	char *name = buf + start, *slash;
+	int dirfd, saved;
+
+	if (!json_is_integer(m))
+		return 0;
+	buf[start - 1] = 0;
+	dirfd = open(start > 1 ? buf : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	buf[start - 1] = '/';
+	while (dirfd >= 0 && (slash = strchr(name, '/'))) {
+		int next;
+
+		*slash = 0;
+		next = *name ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dup(dirfd);
+		*slash = '/';
+		saved = errno;
+		close(dirfd);
+		errno = saved;
+		dirfd = next;
+		/* No set-user-ID bit on a directory a restore made. */
+		if (dirfd >= 0 && *name &&
+		    (chown_entry(dirfd, e, "dir_uid", "dir_gid") < 0 ||
+		     fchmod(dirfd, (mode_t)json_integer_value(m) & 03777) < 0)) {
+			saved = errno;
+			close(dirfd);
+			errno = saved;
+			return -1;
+		}
+		name = slash + 1;
+	}
+	if (dirfd < 0)
+		return -1;
+	close(dirfd);
+	return 0;
+}
+
+int scratch_make_dirs(json_t *e, const char *path)
+{
+	char buf[4096];
+	char *slash;
+	struct stat st;
+
+	if (!path || path[0] != '/' || strlen(path) >= sizeof(buf)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	slash = strrchr(buf, '/');
+	*slash = 0;
+	if (slash == buf || stat(buf, &st) == 0)
+		return 0; /* there (a non-directory fails at the open) */
+	/* The deepest directory that exists: everything below it is new. */
+	while ((slash = strrchr(buf, '/')) && slash != buf) {
+		*slash = 0;
+		if (stat(buf, &st) == 0)
+			break;
+	}
+	if (safe_make_parents(path, 0700) < 0)
+		return -1;
+	{
+		size_t start = (size_t)(slash - buf) + 1;
+
+		snprintf(buf, sizeof(buf), "%s", path);
+		return set_new_dirs(e, buf, start);
+	}
+}
+
+/* The identity string a restored file is tagged with. */
+static void entry_tag(json_t *e, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(e, "dev")), json_integer_value(json_object_get(e, "ino")),
+		 json_is_integer(json_object_get(e, "btime_ns")) ? json_integer_value(json_object_get(e, "btime_ns"))
+								  : -1);
+}
+
+/* Whether the regular file st at path is the entry's own (scratch.h). */
+static int is_ours(json_t *e, const char *path, const struct stat *st)
+{
+	json_t *bt = json_object_get(e, "btime_ns");
+	char tag[96], v[96];
+	ssize_t n;
+
+	if ((uint64_t)st->st_dev == (uint64_t)json_integer_value(json_object_get(e, "dev")) &&
+	    (uint64_t)st->st_ino == (uint64_t)json_integer_value(json_object_get(e, "ino")) &&
+	    (!json_is_integer(bt) || birth_time(path, 1) == json_integer_value(bt)))
+		return 1;
+	entry_tag(e, tag, sizeof(tag));
+	n = lgetxattr(path, CRSHIM_SCRATCH_OF_XATTR, v, sizeof(v) - 1);
+	if (n <= 0)
+		return 0;
+	v[n] = 0;
+	return strcmp(v, tag) == 0;
+}
+
+/* Make room at path for the entry's file: nothing there, or ours, or
+ * replace; never through a symbolic link. */
+static int clear_path(json_t *e, const char *path, int replace, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot create scratch file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen, "scratch file %s is a symbolic link; refusing to restore through it", path);
+		return -1;
+	}
+	if (!replace && !(S_ISREG(st.st_mode) && is_ours(e, path, &st))) {
+		snprintf(err, errlen,
+			 "%s is not the scratch file of the checkpoint (another file stands there); remove it or "
+			 "restore with --replace",
+			 path);
+		return -1;
+	}
+	if (unlink(path) < 0) {
+		snprintf(err, errlen, "cannot replace scratch file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A file for a dropped or saved scratch entry: named (in place of what
+ * stands there when clear_path allows) or unnamed when it was unlinked. */
+static int create_for(json_t *e, const char *path, int unlinked, int replace, char *err, size_t errlen)
+{
+	uint32_t mode = (uint32_t)json_integer_value(json_object_get(e, "mode"));
+	char dir[4096], tag[96];
+	char *slash;
 	int fd;
 
 	if (unlinked) {
@@ -305,17 +484,55 @@ static int create_for(const char *path, int unlinked, uint32_t mode)
 		if (slash && slash != dir)
 			*slash = 0;
 		fd = open(dir, O_TMPFILE | O_RDWR, mode & 07777);
-		return fd >= 0 ? fd : open("/tmp", O_TMPFILE | O_RDWR, mode & 07777);
+		fd = fd >= 0 ? fd : open("/tmp", O_TMPFILE | O_RDWR, mode & 07777);
+	} else {
+		if (clear_path(e, path, replace, err, errlen) < 0)
+			return -1;
+		if (scratch_make_dirs(e, path) < 0) {
+			snprintf(err, errlen, "cannot create the directories of scratch file %s: %s", path,
+				 strerror(errno));
+			return -1;
+		}
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 07777);
+		if (fd >= 0) {
+			entry_tag(e, tag, sizeof(tag));
+			/* Best effort: without it, a second restore of this
+			 * checkpoint needs --replace. */
+			fsetxattr(fd, CRSHIM_SCRATCH_OF_XATTR, tag, strlen(tag), 0);
+		}
 	}
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		errno = ELOOP; /* never write through a planted symlink */
-		return -1;
-	}
-	unlink(path);
-	return open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 07777);
+	if (fd < 0)
+		snprintf(err, errlen, "cannot create scratch file %s: %s", path, strerror(errno));
+	return fd;
 }
 
-int scratch_prepare(json_t *e, const char *dir, char *err, size_t errlen)
+/* save: the copy made at dump, into fd. */
+static int fill_saved(json_t *e, const char *dir, int fd, const char *path, uint64_t size, char *err,
+		      size_t errlen)
+{
+	char data[4200];
+	struct stat st;
+	int in;
+
+	snprintf(data, sizeof(data), "%s/%s", dir, json_string_value(json_object_get(e, "data")));
+	in = open(data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in >= 0 && (fstat(in, &st) < 0 || (uint64_t)st.st_size != size)) {
+		snprintf(err, errlen, "cannot restore scratch file %s from %s: truncated or of the wrong size", path,
+			 data);
+		close(in);
+		return -1;
+	}
+	if (in < 0 || sparse_copy(in, fd, size) < 0) {
+		snprintf(err, errlen, "cannot restore scratch file %s from %s: %s", path, data, strerror(errno));
+		if (in >= 0)
+			close(in);
+		return -1;
+	}
+	close(in);
+	return 0;
+}
+
+int scratch_prepare(json_t *e, const char *dir, int replace, char *err, size_t errlen)
 {
 	const char *path = json_string_value(json_object_get(e, "path"));
 	int policy = policy_from_name(json_string_value(json_object_get(e, "policy")));
@@ -334,33 +551,14 @@ int scratch_prepare(json_t *e, const char *dir, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot open kept scratch file %s: %s", path, strerror(errno));
 		return fd;
 	}
-	fd = create_for(path, unlinked, mode);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create scratch file %s: %s", path, strerror(errno));
+	fd = create_for(e, path, unlinked, replace, err, errlen);
+	if (fd < 0)
 		return -1;
-	}
 	if (policy == 3) {
-		char data[4200];
-		struct stat st;
-		int in;
-
-		snprintf(data, sizeof(data), "%s/%s", dir, json_string_value(json_object_get(e, "data")));
-		in = open(data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (in >= 0 && (fstat(in, &st) < 0 || (uint64_t)st.st_size != size)) {
-			snprintf(err, errlen, "cannot restore scratch file %s from %s: truncated or of the wrong size", path,
-				 data);
-			close(in);
+		if (fill_saved(e, dir, fd, path, size, err, errlen) < 0) {
 			close(fd);
 			return -1;
 		}
-		if (in < 0 || sparse_copy(in, fd, size) < 0) {
-			snprintf(err, errlen, "cannot restore scratch file %s from %s: %s", path, data, strerror(errno));
-			if (in >= 0)
-				close(in);
-			close(fd);
-			return -1;
-		}
-		close(in);
 	} else if (ftruncate(fd, (off_t)size) < 0) { /* drop: empty, sparse, same size */
 		snprintf(err, errlen, "cannot size scratch file %s: %s", path, strerror(errno));
 		close(fd);
@@ -370,10 +568,9 @@ int scratch_prepare(json_t *e, const char *dir, char *err, size_t errlen)
 		 * without xattr support the shim compares identities instead. */
 		fsetxattr(fd, CRSHIM_DROPPED_XATTR, "1", 1, 0);
 	}
-	if (fchmod(fd, mode & 07777) < 0 ||
-	    (fchown(fd, (uid_t)json_integer_value(json_object_get(e, "uid")),
-		    (gid_t)json_integer_value(json_object_get(e, "gid"))) < 0 &&
-	     errno != EPERM)) {
+	/* Owner first (chown clears the set-ID bits), then the exact recorded
+	 * mode: the umask applied at creation must not stay. */
+	if (scratch_fchown(fd, e) < 0 || fchmod(fd, mode & 07777) < 0) {
 		snprintf(err, errlen, "cannot set the mode or owner of %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;

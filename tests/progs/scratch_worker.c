@@ -12,6 +12,12 @@
  * dropped it must be all zeros at the recorded size, and the program
  * rebuilds it (as a real code would recompute its scratch).
  * RESULT gets "OK ..." or "FAIL reason".
+ *
+ *   scratch_worker --api DIR ITERS RESULT
+ *
+ * The same with files marked through crshim_mark_scratch() instead of
+ * CRSHIM_SCRATCH: DIR/d.dat (64 MiB sparse, 8 MiB written), marked drop
+ * once open, and DIR/s.dat (8 MiB), marked save before it is opened.
  */
 #define _GNU_SOURCE
 #include "crshim.h"
@@ -102,6 +108,41 @@ static void check_file(struct sfile *f, int droppable)
 		finish(0, "%s: content lost", f->path);
 }
 
+static void mark(const char *path, int policy)
+{
+	if (crshim_mark_scratch(path, policy) < 0)
+		finish(0, "crshim_mark_scratch %s: %s", path, strerror(errno));
+}
+
+static int api_main(int argc, char **argv)
+{
+	struct sfile drop, save;
+	char p[512];
+	int iters;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: %s --api DIR ITERS RESULT\n", argv[0]);
+		return 2;
+	}
+	iters = atoi(argv[3]);
+	result_path = argv[4];
+	make(&drop, argv[2], "d.dat", 64 * MB, 8 * MB, 0);
+	mark(drop.path, CRSHIM_SCRATCH_DROP); /* a file already open */
+	snprintf(p, sizeof(p), "%s/s.dat", argv[2]);
+	mark(p, CRSHIM_SCRATCH_SAVE); /* before it is opened */
+	make(&save, argv[2], "s.dat", 8 * MB, 8 * MB, 0);
+	printf("ready\n");
+	fflush(stdout);
+	for (int it = 0; it < iters; it++) {
+		check_file(&drop, 1);
+		if (crshim_scratch_dropped(save.path) != 0)
+			finish(0, "%s (save) reported as dropped", save.path);
+		check_file(&save, 0);
+		sleep_ms(20);
+	}
+	finish(1, "api dropped_seen=%d", drop.dropped_seen);
+}
+
 int main(int argc, char **argv)
 {
 	struct sfile big, tmp, keep, save;
@@ -109,6 +150,8 @@ int main(int argc, char **argv)
 	int iters, none;
 	long big_mb = 2048, written_mb = 256;
 
+	if (argc > 1 && !strcmp(argv[1], "--api"))
+		return api_main(argc, argv);
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s DIR ITERS RESULT [BIG_MB WRITTEN_MB]\n", argv[0]);
 		return 2;
