@@ -697,6 +697,13 @@ static void print_summary(struct dump_ctx *c)
 		printf("dumped pid %d (%d process%s, %d pool%s) in %.2f s, image %.1f MiB\n", (int)c->runs[r].root,
 		       nproc, nproc == 1 ? "" : "es", npools, npools == 1 ? "" : "s", c->runs[r].seconds,
 		       dump_dir_bytes(c->runs[r].images) / 1048576.0);
+		if (crshim_verbose) {
+			char log[PATH_MAX + 16];
+
+			snprintf(log, sizeof(log), "%s/dump.log", c->runs[r].images);
+			printf("  from %s:\n", log);
+			criu_log_summary(stdout, log, 4);
+		}
 	}
 	printf("saved %d pool%s once: %.1f MiB (%.1f MiB allocated) in %.2f s while frozen\n", c->pools.n,
 	       c->pools.n == 1 ? "" : "s", pool_bytes / 1048576.0, pool_alloc / 1048576.0, c->pools_seconds);

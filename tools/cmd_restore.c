@@ -37,6 +37,7 @@
 
 #include "crshim_manifest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -58,6 +59,8 @@ struct rctx {
 	int replace, timeout_s;
 	int *pool_fds;		/* one per manifest pool */
 	int npools;
+	struct pool_undo *pool_undo; /* one per manifest pool (pools.h) */
+	int nundo;
 	int *scratch_fds;	/* one per manifest scratch entry */
 	int nscratch;
 	int *output_fds;	/* one per manifest output */
@@ -70,7 +73,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: crshim [-v] restore -D DIR [--replace] [--timeout SEC] [--child]\n"
 		   "                         [--allow-foreign-owner]\n"
-		   "  --replace  replace files that stand where a pool must be recreated\n"
+		   "  --replace  replace files that stand where a pool or scratch file must be recreated\n"
 		   "  --child    restore the one process or tree of DIR as a child of crshim, with\n"
 		   "             crshim's stdin, stdout and stderr; wait for it, forward signals\n"
 		   "             (TERM INT HUP QUIT USR1 USR2) and exit with its status\n"
@@ -80,37 +83,100 @@ static void usage(FILE *f)
 /*
  * A checkpoint is trusted: its manifest says which files to create where,
  * with which owner, mode and content, and CRIU runs its images.  So only a
- * checkpoint that nobody else could have written is restored: DIR and its
- * manifest owned by the caller and not writable by group or others, unless
- * --allow-foreign-owner.
+ * checkpoint that nobody else could have written is restored: DIR, its
+ * manifest and everything in dumps/, pools/ and scratch/ owned by the
+ * caller (or root), not writable by group or others, and no symbolic link
+ * among them, unless --allow-foreign-owner.
  */
-static int check_owner(const char *dir, int allow)
+static int refuse_foreign(const char *path, const struct stat *st)
 {
-	char path[PATH_MAX + 32];
-	const char *what[2] = { dir, path };
-
-	snprintf(path, sizeof(path), "%s/%s", dir, CRSHIM_MANIFEST_FILE);
-	for (int i = 0; i < 2 && !allow; i++) {
-		struct stat st;
-
-		if (stat(what[i], &st) < 0)
-			continue; /* the manifest's own check says what is missing */
-		if (st.st_uid != geteuid()) {
-			fprintf(stderr,
-				"crshim restore: %s belongs to uid %u, not to you (uid %u): a checkpoint says what to create, "
-				"where, with which owner and mode; restore it only if you trust it, with --allow-foreign-owner\n",
-				what[i], (unsigned)st.st_uid, (unsigned)geteuid());
-			return -1;
-		}
-		if (st.st_mode & 022) {
-			fprintf(stderr,
-				"crshim restore: %s is writable by other users (mode %04o): they could have changed the "
-				"checkpoint; restore it only if you trust it, with --allow-foreign-owner\n",
-				what[i], (unsigned)(st.st_mode & 07777));
-			return -1;
-		}
+	if (S_ISLNK(st->st_mode)) {
+		fprintf(stderr,
+			"crshim restore: %s is a symbolic link: a checkpoint is read only from its own files; "
+			"restore it only if you trust it, with --allow-foreign-owner\n",
+			path);
+		return -1;
+	}
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		fprintf(stderr,
+			"crshim restore: %s belongs to uid %u, not to you (uid %u): a checkpoint says what to create, "
+			"where, with which owner and mode; restore it only if you trust it, with --allow-foreign-owner\n",
+			path, (unsigned)st->st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (st->st_mode & 022) {
+		fprintf(stderr,
+			"crshim restore: %s is writable by other users (mode %04o): they could have changed the "
+			"checkpoint; restore it only if you trust it, with --allow-foreign-owner\n",
+			path, (unsigned)(st->st_mode & 07777));
+		return -1;
 	}
 	return 0;
+}
+
+/* name (in at, shown as path) and, for a directory, what it holds down
+ * to depth more levels.  A missing name is not this check's concern (the
+ * manifest's own checks say what is missing). */
+static int check_tree(int at, const char *name, const char *path, int depth)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (refuse_foreign(path, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode) || depth <= 0)
+		return 0;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		char sub[PATH_MAX + 512];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		r = check_tree(dirfd(d), de->d_name, sub, depth - 1);
+	}
+	closedir(d);
+	return r;
+}
+
+static int check_owner(const char *dir, int allow)
+{
+	/* what restore and CRIU read: DIR/NAME and below, so deep */
+	static const struct {
+		const char *name;
+		int depth;
+	} parts[] = { { CRSHIM_MANIFEST_FILE, 0 }, { "dumps", 2 }, { "pools", 1 }, { "scratch", 2 } };
+	struct stat st;
+	int fd, r = 0;
+
+	if (allow)
+		return 0;
+	/* DIR itself as named (a link to it must be the caller's or root's) */
+	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != geteuid() && st.st_uid != 0)
+		return refuse_foreign(dir, &(struct stat){ .st_mode = S_IFREG, .st_uid = st.st_uid });
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* the manifest's own check says what is wrong */
+	if (fstat(fd, &st) == 0)
+		r = refuse_foreign(dir, &st);
+	for (size_t i = 0; r == 0 && i < sizeof(parts) / sizeof(parts[0]); i++) {
+		char path[PATH_MAX + 64];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, parts[i].name);
+		r = check_tree(fd, parts[i].name, path, parts[i].depth);
+	}
+	close(fd);
+	return r;
 }
 
 static void sleep_ms(long ms)
@@ -219,14 +285,18 @@ static int recreate_pools(struct rctx *c)
 
 	c->npools = (int)json_array_size(pools);
 	c->pool_fds = calloc((size_t)c->npools + 1, sizeof(int));
-	if (!c->pool_fds)
+	c->pool_undo = calloc((size_t)c->npools + 1, sizeof(*c->pool_undo));
+	if (!c->pool_fds || !c->pool_undo)
 		return -1;
-	for (i = 0; i < (size_t)c->npools; i++)
+	for (i = 0; i < (size_t)c->npools; i++) {
 		c->pool_fds[i] = -1;
+		pool_undo_init(&c->pool_undo[i]);
+	}
+	c->nundo = c->npools;
 	json_array_foreach(pools, i, p) {
-		char err[512];
+		char err[8400];
 
-		c->pool_fds[i] = pool_recreate(p, c->dir, c->replace, err, sizeof(err));
+		c->pool_fds[i] = pool_recreate_undo(p, c->dir, c->replace, &c->pool_undo[i], err, sizeof(err));
 		if (c->pool_fds[i] < 0) {
 			fprintf(stderr, "crshim restore: %s\n", err);
 			return -1;
@@ -270,7 +340,7 @@ static int prepare_scratch(struct rctx *c)
 	json_array_foreach(list, i, e) {
 		char err[4400];
 
-		c->scratch_fds[i] = scratch_prepare(e, c->dir, err, sizeof(err));
+		c->scratch_fds[i] = scratch_prepare(e, c->dir, c->replace, err, sizeof(err));
 		if (c->scratch_fds[i] < 0) {
 			fprintf(stderr, "crshim restore: %s\n", err);
 			return -1;
@@ -307,15 +377,24 @@ static int prepare_outputs(struct rctx *c)
 	return 0;
 }
 
-/* Undo named pools after a failed restore (unnamed ones vanish with their fd). */
+/* Undo named pools after a failed restore (unnamed ones vanish with their
+ * fd): each file created goes, and a file that --replace moved aside is put
+ * back at its path.  Called again, it has nothing left to do. */
 static void remove_named_pools(struct rctx *c)
 {
-	size_t i;
-	json_t *p;
+	for (int i = 0; i < c->nundo; i++) {
+		char err[1024];
 
-	json_array_foreach(json_object_get(c->m, "pools"), i, p)
-		if (!json_is_true(json_object_get(p, "unlinked")) && i < (size_t)c->npools && c->pool_fds[i] >= 0)
-			unlink(json_string_value(json_object_get(p, "path")));
+		if (pool_undo_rollback(&c->pool_undo[i], err, sizeof(err)) < 0)
+			fprintf(stderr, "crshim restore: warning: %s (in its directory)\n", err);
+	}
+}
+
+/* The restore succeeded: the files --replace moved aside are deleted. */
+static void keep_named_pools(struct rctx *c)
+{
+	for (int i = 0; i < c->nundo; i++)
+		pool_undo_commit(&c->pool_undo[i]);
 }
 
 static int dump_holds(json_t *dump, json_t *pool)
@@ -592,6 +671,16 @@ static int restore_verbs(struct rctx *c)
 	return r;
 }
 
+/* -v: what CRIU's log of a restore that succeeded says, on a few lines. */
+static void print_log_summary(struct rctx *c, int root)
+{
+	char log[PATH_MAX];
+
+	snprintf(log, sizeof(log), "%s/dumps/%d/restore.log", c->dir, root);
+	printf("  from %s:\n", log);
+	criu_log_summary(stdout, log, 4);
+}
+
 static int run_restore(struct rctx *c)
 {
 	int pfd[2], failed = 0;
@@ -627,6 +716,8 @@ static int run_restore(struct rctx *c)
 		reported++;
 		if (st == 0) {
 			printf("restored pid %d in %.2f s\n", root, secs);
+			if (crshim_verbose)
+				print_log_summary(c, root);
 			continue;
 		}
 		failed = 1;
@@ -699,6 +790,8 @@ static int run_restore_child(struct rctx *c)
 	close_handed_over(c);
 	fprintf(stderr, "restored pid %d in %.2f s, a child of crshim (pid %d)\n", root, dump_now() - t0,
 		(int)getpid());
+	if (crshim_verbose)
+		print_log_summary(c, root);
 	child_signals_forward(root);
 	child_take_terminal(root);
 	if (restore_verbs(c) < 0) {
@@ -706,6 +799,7 @@ static int run_restore_child(struct rctx *c)
 		fprintf(stderr, "crshim restore: failed; no process of %s was left running\n", c->dir);
 		return -1;
 	}
+	keep_named_pools(c);
 	notify_restored(c);
 	st = child_wait(root);
 	if (st < 0) {
@@ -750,7 +844,7 @@ int cmd_restore(int argc, char **argv)
 		{ 0 },
 	};
 	struct rctx c = { .timeout_s = 30, .stdio.ours = { -1, -1, -1 } };
-	char err[512];
+	char err[4400];
 	int opt, rc = 1, foreign = 0;
 
 	optind = 1;
@@ -804,8 +898,11 @@ int cmd_restore(int argc, char **argv)
 		remove_named_pools(&c);
 		goto out;
 	}
+	keep_named_pools(&c);
 	rc = 0;
 out:
+	/* (whatever failed: a pool the restore did not keep is undone) */
+	remove_named_pools(&c);
 	stdio_inherit_release(&c.stdio);
 	for (int i = 0; i < c.npools; i++)
 		if (c.pool_fds[i] >= 0)
@@ -817,6 +914,7 @@ out:
 		if (c.output_fds[i] >= 0)
 			close(c.output_fds[i]);
 	free(c.pool_fds);
+	free(c.pool_undo);
 	free(c.scratch_fds);
 	free(c.output_fds);
 	json_decref(c.m);

@@ -106,6 +106,31 @@ void criu_log_excerpt(FILE *f, const char *log_path, int max)
 			fprintf(f, "    %s", tail[i % 5]);
 }
 
+void criu_log_summary(FILE *f, const char *log_path, int max)
+{
+	FILE *in = fopen(log_path, "re");
+	char line[1024], last[1024] = "";
+	int warnings = 0, shown = 0;
+
+	if (!in) {
+		fprintf(f, "    (no log at %s)\n", log_path);
+		return;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		if (strstr(line, "RLIMIT_NOFILE") || !line[strspn(line, " \t\n")])
+			continue;
+		shown = strstr(line, "Warn ") && warnings++ < max - 1;
+		if (shown)
+			fprintf(f, "    %s", line);
+		snprintf(last, sizeof(last), "%s", line);
+	}
+	fclose(in);
+	if (warnings > max - 1)
+		fprintf(f, "    (%d more warnings)\n", warnings - (max - 1));
+	if (last[0] && !shown)
+		fprintf(f, "    %s%s", last, last[strlen(last) - 1] == '\n' ? "" : "\n");
+}
+
 void criu_version(const char *criu_path, char *out, size_t outlen)
 {
 	char cmd[4200], line[256];

@@ -24,6 +24,10 @@ void criu_network_unlock(const char *log_path);
 /* Print the lines of a CRIU log that explain a failure ("Error", and the
  * last lines), indented, at most max lines, to f. */
 void criu_log_excerpt(FILE *f, const char *log_path, int max);
+/* For -v after a CRIU run that succeeded: its warnings ("Warn") and its
+ * last line ("Dumping finished successfully"), indented, at most max lines
+ * with a count of the warnings left out, to f. */
+void criu_log_summary(FILE *f, const char *log_path, int max);
 /* "4.2.1" from `criu --version`, into out ("unknown" if it cannot tell). */
 void criu_version(const char *criu_path, char *out, size_t outlen);
 /* Print a command line for -v. */

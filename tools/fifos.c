@@ -1,6 +1,7 @@
 /* Named FIFOs at dump and restore (fifos.h). */
 #include "fifos.h"
 
+#include "pools.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -45,18 +46,36 @@ json_t *fifos_collect(const struct dproc *procs, int nprocs)
 	return list;
 }
 
-static int make_dirs(const char *path)
+/* The FIFO at path, made if missing (its directories too): never through a
+ * link planted in them, and only a FIFO may stand there already. */
+static int make_fifo(json_t *e, const char *path, char *err, size_t errlen)
 {
-	char buf[4096];
+	mode_t mode = (mode_t)json_integer_value(json_object_get(e, "mode"));
+	const char *name;
+	struct stat st;
+	int at = recreate_open_dir(path, &name, err, errlen), r;
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = buf + 1; (s = strchr(s, '/')); s++) {
-		*s = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
+	if (at < 0)
+		return -1;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		r = S_ISFIFO(st.st_mode) ? 0 : -1;
+		if (r < 0)
+			snprintf(err, errlen, "%s must be a FIFO, but something else stands there", path);
+		close(at);
+		return r;
 	}
-	return 0;
+	/* (no chmod through a symlink swapped in after mkfifo) */
+	r = mkfifoat(at, name, mode) < 0 || fchmodat(at, name, mode, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
+	if (r < 0)
+		snprintf(err, errlen, "cannot make the FIFO %s: %s", path, strerror(errno));
+	else if (fchownat(at, name, (uid_t)json_integer_value(json_object_get(e, "uid")),
+			  (gid_t)json_integer_value(json_object_get(e, "gid")), AT_SYMLINK_NOFOLLOW) < 0 &&
+		 errno != EPERM) {
+		snprintf(err, errlen, "cannot set the owner of %s: %s", path, strerror(errno));
+		r = -1;
+	}
+	close(at);
+	return r;
 }
 
 int fifos_recreate(json_t *fifos, char *err, size_t errlen)
@@ -66,29 +85,9 @@ int fifos_recreate(json_t *fifos, char *err, size_t errlen)
 
 	json_array_foreach(fifos, i, e) {
 		const char *path = json_string_value(json_object_get(e, "path"));
-		mode_t mode = (mode_t)json_integer_value(json_object_get(e, "mode"));
-		struct stat st;
 
-		if (!path)
-			continue;
-		if (lstat(path, &st) == 0) {
-			if (S_ISFIFO(st.st_mode))
-				continue;
-			snprintf(err, errlen, "%s must be a FIFO, but something else stands there", path);
+		if (path && make_fifo(e, path, err, errlen) < 0)
 			return -1;
-		}
-		/* (no chmod through a symlink swapped in after mkfifo) */
-		if (make_dirs(path) < 0 || mkfifo(path, mode) < 0 ||
-		    fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) < 0) {
-			snprintf(err, errlen, "cannot make the FIFO %s: %s", path, strerror(errno));
-			return -1;
-		}
-		if (lchown(path, (uid_t)json_integer_value(json_object_get(e, "uid")),
-			   (gid_t)json_integer_value(json_object_get(e, "gid"))) < 0 &&
-		    errno != EPERM) {
-			snprintf(err, errlen, "cannot set the owner of %s: %s", path, strerror(errno));
-			return -1;
-		}
 	}
 	return 0;
 }

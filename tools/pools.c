@@ -2,6 +2,7 @@
 #include "pools.h"
 
 #include "proc.h"
+#include "safe_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,10 +151,11 @@ static void add_fds(struct pool_set *set, pid_t pid, json_t *record)
 			continue;
 		snprintf(src, sizeof(src), "/proc/%d/fd/%d", (int)pid, f->fd);
 		/* Named files: only those read and written in a volatile place
-		 * (session files, lock files).  Write-only files are outputs:
-		 * CRIU keeps their path, the scratch/output policies apply. */
+		 * (session files, lock files).  Write-only files and files
+		 * open for append (a+) are outputs: CRIU keeps their path, the
+		 * scratch/output policies apply. */
 		if (!f->deleted && strncmp(f->target, "/memfd:", 7) &&
-		    !(read_write && volatile_location(src, f->target)))
+		    !(read_write && !(f->flags & O_APPEND) && volatile_location(src, f->target)))
 			continue;
 		p = pool_for(set, src, pid, f->target, f->deleted, record);
 		if (p)
@@ -411,19 +413,55 @@ json_t *pool_to_json(const struct pool *p)
 			 (json_int_t)p->data_bytes, "holders", p->holders);
 }
 
-/* mkdir -p for the parents of path (mode 0700: session directories). */
-static int make_parents(const char *path)
+/* The first component of path that is a symbolic link not owned by root
+ * (what safe_make_parents refuses to follow), into out; 0 if none. */
+static int planted_link(const char *path, char *out, size_t outlen)
 {
 	char buf[4096];
+	struct stat st;
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (char *s = buf + 1; (s = strchr(s, '/')); s++) {
 		*s = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -1;
+		if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0) {
+			snprintf(out, outlen, "%s is a symbolic link owned by uid %u", buf, (unsigned)st.st_uid);
+			return 1;
+		}
 		*s = '/';
 	}
 	return 0;
+}
+
+int recreate_open_dir(const char *path, const char **name, char *err, size_t errlen)
+{
+	char dir[4096], why[4200];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash || path[0] != '/' || !slash[1] || (size_t)(slash - path) >= sizeof(dir)) {
+		snprintf(err, errlen, "%s: not an absolute path of a file", path);
+		return -1;
+	}
+	/* mode 0700: Open MPI's session directories */
+	if (safe_make_parents(path, 0700) < 0) {
+		int e = errno;
+
+		if (e == ELOOP && planted_link(path, why, sizeof(why)))
+			snprintf(err, errlen,
+				 "refusing to restore %s: %s (only root's links are followed in the directories "
+				 "above a recreated file)", path, why);
+		else
+			snprintf(err, errlen, "cannot create the directories of %s: %s", path,
+				 e == ELOOP ? "a symbolic link in the path" : strerror(e));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	/* (the components were just checked; a root-owned link is followed) */
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		snprintf(err, errlen, "cannot open the directory of %s: %s", path, strerror(errno));
+	*name = slash + 1;
+	return fd;
 }
 
 static int create_unnamed(const char *path, uint32_t mode)
@@ -443,36 +481,126 @@ static int create_unnamed(const char *path, uint32_t mode)
 	return fd;
 }
 
-static int create_named(const char *path, uint32_t mode, int replace, char *err, size_t errlen)
+/* Move name (in dirfd) aside to a hidden unique name of the same
+ * directory, never replacing anything: renameat2(RENAME_NOREPLACE), which
+ * acts on the name itself (a symbolic link is not followed). */
+static int move_aside(int dirfd, const char *name, char *aside, size_t asidelen)
 {
-	struct stat st;
-	int fd;
+	for (int n = 0; n < 100; n++) {
+		snprintf(aside, asidelen, ".crshim-old.%.180s.%d.%d", name, (int)getpid(), n);
+		struct stat st;
+		int r = renameat2(dirfd, name, dirfd, aside, RENAME_NOREPLACE);
 
-	if (lstat(path, &st) == 0) {
+		/* a file system without RENAME_NOREPLACE: look first */
+		if (r < 0 && errno == EINVAL && fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+			r = renameat(dirfd, name, dirfd, aside);
+		if (r == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	aside[0] = 0;
+	return -1;
+}
+
+/* The named file at path: refused when something stands there, unless
+ * --replace, which moves a non-directory aside (undo->aside) until the
+ * restore is known to have succeeded (pool_undo_commit). */
+static int create_named(const char *path, uint32_t mode, int replace, struct pool_undo *undo, char *err,
+			size_t errlen)
+{
+	const char *name;
+	struct stat st;
+	int dirfd, fd;
+
+	dirfd = recreate_open_dir(path, &name, err, errlen);
+	if (dirfd < 0)
+		return -1;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISLNK(st.st_mode)) {
 			snprintf(err, errlen, "%s is a symbolic link; refusing to restore a pool through it", path);
+			close(dirfd);
 			return -1;
 		}
 		if (!replace) {
 			snprintf(err, errlen, "%s already exists; remove it or restore with --replace", path);
+			close(dirfd);
 			return -1;
 		}
-		if (unlink(path) < 0) {
-			snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+		if (S_ISDIR(st.st_mode) || move_aside(dirfd, name, undo->aside, sizeof(undo->aside)) < 0) {
+			snprintf(err, errlen, "cannot replace %s: %s", path,
+				 S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
+			close(dirfd);
 			return -1;
 		}
 	}
-	if (make_parents(path) < 0) {
-		snprintf(err, errlen, "cannot create the directories of %s: %s", path, strerror(errno));
+	undo->dirfd = dirfd;
+	snprintf(undo->name, sizeof(undo->name), "%s", name);
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 07777);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		undo->created = 0;
+		pool_undo_rollback(undo, NULL, 0);
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 07777);
-	if (fd < 0)
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+	undo->created = 1;
+	undo->dev = st.st_dev;
+	undo->ino = st.st_ino;
 	return fd;
 }
 
+void pool_undo_init(struct pool_undo *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->dirfd = -1;
+}
+
+int pool_undo_rollback(struct pool_undo *u, char *err, size_t errlen)
+{
+	struct stat st;
+	int r = 0;
+
+	if (u->dirfd < 0)
+		return 0;
+	if (u->aside[0]) {
+		/* atomically over the new file (or into a free name) */
+		r = renameat(u->dirfd, u->aside, u->dirfd, u->name);
+		if (r < 0 && err)
+			snprintf(err, errlen, "cannot put %s back from %s: %s", u->name, u->aside, strerror(errno));
+	} else if (u->created && fstatat(u->dirfd, u->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == u->dev &&
+		   st.st_ino == u->ino) {
+		unlinkat(u->dirfd, u->name, 0); /* ours, still: remove it */
+	}
+	close(u->dirfd);
+	pool_undo_init(u);
+	return r;
+}
+
+void pool_undo_commit(struct pool_undo *u)
+{
+	if (u->dirfd < 0)
+		return;
+	if (u->aside[0])
+		unlinkat(u->dirfd, u->aside, 0);
+	close(u->dirfd);
+	pool_undo_init(u);
+}
+
 int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t errlen)
+{
+	struct pool_undo undo;
+	int fd;
+
+	pool_undo_init(&undo);
+	fd = pool_recreate_undo(pool, dir, replace, &undo, err, errlen);
+	pool_undo_commit(&undo);
+	return fd;
+}
+
+int pool_recreate_undo(json_t *pool, const char *dir, int replace, struct pool_undo *undo, char *err,
+		       size_t errlen)
 {
 	const char *path = json_string_value(json_object_get(pool, "path"));
 	const char *data = json_string_value(json_object_get(pool, "data"));
@@ -496,7 +624,7 @@ int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t 
 			close(in);
 		return -1;
 	}
-	fd = unlinked ? create_unnamed(path, mode) : create_named(path, mode, replace, err, errlen);
+	fd = unlinked ? create_unnamed(path, mode) : create_named(path, mode, replace, undo, err, errlen);
 	if (fd < 0) {
 		if (unlinked)
 			snprintf(err, errlen, "cannot create a file for pool %s: %s", path, strerror(errno));
@@ -507,6 +635,7 @@ int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t 
 		snprintf(err, errlen, "cannot fill pool %s: %s", path, strerror(errno));
 		close(in);
 		close(fd);
+		pool_undo_rollback(undo, NULL, 0);
 		return -1;
 	}
 	close(in);
@@ -515,6 +644,7 @@ int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t 
 	    errno != EPERM) {
 		snprintf(err, errlen, "cannot set the owner of pool %s: %s", path, strerror(errno));
 		close(fd);
+		pool_undo_rollback(undo, NULL, 0);
 		return -1;
 	}
 	return fd;

@@ -71,12 +71,48 @@ int pool_save(struct pool *p, const char *dir, char *err, size_t errlen);
 json_t *pool_to_json(const struct pool *p);
 
 /*
+ * What restore did at a named pool's path, to undo it if the restore fails:
+ * the file it created there and, with --replace, the file that stood there,
+ * moved aside (renamed to a hidden name in the same directory) rather than
+ * deleted, so that a failed restore does not lose the user's original.
+ */
+struct pool_undo {
+	int dirfd;		/* the directory (O_PATH); -1: nothing to undo */
+	char name[256];		/* the pool's name in it */
+	char aside[256];	/* ".crshim-old.NAME.PID.N": the original, "" if none */
+	int created;		/* the new file, identified by dev and ino */
+	uint64_t dev, ino;
+};
+
+void pool_undo_init(struct pool_undo *u);
+/* The restore failed: remove the new file (if it is still ours) and put the
+ * original back at its path.  -1 (with a sentence in err, if not NULL)
+ * when the original could not be put back; it is still at its hidden name. */
+int pool_undo_rollback(struct pool_undo *u, char *err, size_t errlen);
+/* The restore succeeded: delete the original that was moved aside. */
+void pool_undo_commit(struct pool_undo *u);
+
+/*
  * Restore side: create the pool's file from its saved copy (named at its
  * path, or without a name when it was unlinked), with its size, mode and
  * owner.  Returns an fd (not close-on-exec) or -1 with a sentence in err.
- * replace: an existing file at the path is replaced instead of refused.
+ * replace: an existing file (not a directory) at the path is replaced
+ * instead of refused.  pool_recreate_undo records in undo (initialised by
+ * the caller) what to undo later; on failure it has undone it already.
+ * pool_recreate deletes a replaced original at once.
  */
+int pool_recreate_undo(json_t *pool, const char *dir, int replace, struct pool_undo *undo, char *err,
+		       size_t errlen);
 int pool_recreate(json_t *pool, const char *dir, int replace, char *err, size_t errlen);
+
+/*
+ * For a file that restore recreates at path (a named pool, a FIFO): make
+ * its parent directories (0700) with safe_make_parents, refusing a symbolic
+ * link that someone other than root planted in them, and open the directory
+ * (O_PATH).  Returns the fd and sets *name to the last component of path,
+ * or -1 with a sentence naming the path (and the link) in err.
+ */
+int recreate_open_dir(const char *path, const char **name, char *err, size_t errlen);
 
 /* Sparse copy of in to out: data segments only, holes preserved.
  * Returns bytes of data copied or -1. */

@@ -3,7 +3,9 @@
 # times), then the set is killed and restored from the SECOND checkpoint.
 # Also: plain CRIU on the same set restores with the sharing broken (what
 # crshim adds), and restoring over an existing named pool is refused
-# without --replace.
+# without --replace; with --replace, a restore that fails (CRIU fails)
+# leaves the file that stood there at its path, unchanged.  `crshim dump
+# -v` shows CRIU's command line and lines of its log.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_criu
@@ -40,7 +42,9 @@ kill_set() {
 name="crst-periodic-$$"
 start_set file "$name" 300
 for i in 1 2 3; do
-	if "$CRSHIM" dump -D "$TMP/ck$i" --leave-running $PIDS >"$TMP/d$i.out" 2>&1; then
+	v=""
+	[ $i = 1 ] && v=-v
+	if "$CRSHIM" dump $v -D "$TMP/ck$i" --leave-running $PIDS >"$TMP/d$i.out" 2>&1; then
 		ok "checkpoint $i with --leave-running"
 	else
 		fail "checkpoint $i with --leave-running"
@@ -49,6 +53,10 @@ for i in 1 2 3; do
 	alive=0
 	for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 	check "all $NR processes still run after checkpoint $i" [ "$alive" = "$NR" ]
+	if [ $i = 1 ]; then
+		check "dump -v shows CRIU's command line" grep -q '^  \$ .*criu dump --config ' "$TMP/d$i.out"
+		check "dump -v shows lines of CRIU's log" grep -qE '^    \([0-9.]+\) Dumping finished successfully' "$TMP/d$i.out"
+	fi
 	sleep 0.7
 done
 kill_set
@@ -68,8 +76,24 @@ rc=$?
 check "restore over the existing named file is refused" [ $rc -ne 0 ]
 check "the refusal names the path and --replace" grep -q "/dev/shm/$name already exists.*--replace" <<<"$out"
 check "nothing was restored by the refused attempt" bash -c "! kill -0 ${PIDS%% *} 2>/dev/null"
+# --replace, and then CRIU fails: the file that stood there must come back.
+sum=$(md5sum <"/dev/shm/$name")
+ino=$(stat -c %i "/dev/shm/$name")
+cat >"$TMP/fail-criu" <<EOS
+#!/bin/bash
+case "\$1" in restore) echo "simulated CRIU failure" >&2; exit 1 ;; esac
+exec "$CRIU" "\$@"
+EOS
+chmod +x "$TMP/fail-criu"
+expect_fail "a restore with --replace in which CRIU fails" "CRIU failed to restore pid" \
+	env CRSHIM_CRIU="$TMP/fail-criu" "$CRSHIM" restore -D "$TMP/named" --replace
+check "... leaves the original file at its path (same inode)" test "$(stat -c %i "/dev/shm/$name" 2>/dev/null)" = "$ino"
+check "... with its content unchanged" test "$(md5sum <"/dev/shm/$name")" = "$sum"
+check "... and no copy moved aside is left" test -z "$(ls -A /dev/shm | grep '^\.crshim-old\.')"
+check "... and nothing was restored" bash -c "! kill -0 ${PIDS%% *} 2>/dev/null"
 rm -f "$TMP"/res.*
 check "restore with --replace" "$CRSHIM" restore -D "$TMP/named" --replace
+check "... the replaced file is gone, no copy moved aside is left" test -z "$(ls -A /dev/shm | grep '^\.crshim-old\.')"
 check "the named-pool set finishes" results OK
 for p in $PIDS; do wait_gone "$p" 30; done
 rm -f "/dev/shm/$name"

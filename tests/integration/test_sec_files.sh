@@ -13,12 +13,16 @@
 #         manifest are created O_EXCL|O_NOFOLLOW and the dump fails),
 #       * in /dev/shm where a named pool is recreated (refused, also with
 #         --replace),
+#       * in a directory above a named pool (a session directory
+#         /dev/shm/crst-sess-PID, two levels up, made a link to another
+#         directory by another user): refused, naming the link, also with --replace;
+#         without the link the restore makes the directories again, 0700,
 #       * where an output file (a redirected stdout) is recreated: refused,
 #     and the file each link points to is unchanged;
 #   - a manifest edited to read a pool's content from outside the checkpoint
 #     (data "../..."), or to create a set-user-ID file, is refused before
 #     anything is created.
-# (The owner and mode of recreated pools are in test_sec_owner.sh.)
+# (The owner and mode of recreated pools are in test_sec_users.sh.)
 set -u
 . "$(dirname "$0")/lib.sh"
 need_criu
@@ -102,6 +106,43 @@ expect_fail "a symbolic link where a named pool is recreated: refused" "is a sym
 expect_fail "... also with --replace" "is a symbolic link; refusing" "$CRSHIM" restore -D "$TMP/ck-named" --replace
 check "the link's target is unchanged" victim_intact
 rm -f "/dev/shm/$nname"
+
+# a named pool in a session directory (/dev/shm/crst-sess-PID/0/pool)
+sess="/dev/shm/crst-sess-$$"
+mkdir -p "$sess/0"
+NP=""
+for r in 0 1; do
+	setsid env LD_PRELOAD="$SHIM" "$PROGS/pool_worker" named "${sess#/dev/shm/}/0/pool" "$r" 2 8 100 20 "$TMP/sres.$r" \
+		</dev/null >/dev/null 2>&1 &
+	NP="$NP $!"
+done
+CLEANUP_PIDS="$CLEANUP_PIDS $NP"
+sleep 1.2
+check "a checkpoint of a set sharing a named pool in a session directory" "$CRSHIM" dump -D "$TMP/ck-sess" $NP
+check "... the pool is recorded at $sess/0/pool" grep -q '"path": "'"$sess"'/0/pool"' "$TMP/ck-sess/manifest.json"
+for p in $NP; do { wait "$p"; } 2>/dev/null; wait_gone "$p" 20; done
+rm -rf "$sess"
+mkdir "$TMP/elsewhere"
+ln -s "$TMP/elsewhere" "$sess"
+chown -h nobody "$sess"
+expect_fail "a symbolic link (another user's) two levels above a named pool: refused, naming it" \
+	"refusing to restore $sess/0/pool: $sess is a symbolic link owned by uid $(id -u nobody)" \
+	"$CRSHIM" restore -D "$TMP/ck-sess"
+expect_fail "... also with --replace" "$sess is a symbolic link owned by uid" \
+	"$CRSHIM" restore -D "$TMP/ck-sess" --replace
+check "... nothing was restored" bash -c "! kill -0 ${NP%% *} 2>/dev/null"
+check "... nothing was created through the link" test -z "$(ls -A "$TMP/elsewhere")"
+rm -f "$sess"
+rm -f "$TMP"/sres.*
+check "without the link, the restore makes the directories again" "$CRSHIM" restore -D "$TMP/ck-sess"
+check "... 0700 ($(stat -c %a "$sess" 2>/dev/null))" test "$(stat -c %a "$sess" 2>/dev/null)" = 700
+check "... and the set finishes with its pool shared" bash -c "
+	for r in 0 1; do
+		for i in \$(seq 300); do [ -s '$TMP'/sres.\$r ] && break; sleep 0.1; done
+		grep -q '^OK' '$TMP'/sres.\$r || exit 1
+	done"
+for p in $NP; do wait_gone "$p" 30; done
+rm -rf "$sess"
 
 # --- a manifest edited to reach outside the checkpoint ---
 target=/etc/hostname

@@ -19,7 +19,10 @@
 #   foreign checkpoints
 #     - root does not restore a checkpoint directory that another user owns,
 #       or that other users can write, unless --allow-foreign-owner; with it,
-#       the checkpoint restores.  (Skipped, saying so, by a crshim without
+#       the checkpoint restores;
+#     - the same for one file in it that CRIU reads (a dumps/PID/ image
+#       given to the user, or made group-writable), and for a manifest that
+#       is a symbolic link: refused, naming the file.  (Skipped, saying so, by a crshim without
 #       that option.)
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -180,6 +183,21 @@ if "$CRSHIM" restore --help 2>&1 | grep -q -- --allow-foreign-owner; then
 	chmod 0777 "$TMP/open"
 	out=$(crshim_u restore -D "$TMP/open" 2>&1)
 	check "root refuses a checkpoint directory other users can write" grep -q "writable by other users" <<<"$out"
+	img=$(cd "$TMP/uck" && ls dumps/*/core-*.img | head -1)
+	cp -a "$TMP/uck" "$TMP/fimg"
+	chown "$U:$UG" "$TMP/fimg/$img"
+	expect_fail "root refuses a checkpoint with one image of the user's ($img)" \
+		"$TMP/fimg/$img belongs to uid $UU.*--allow-foreign-owner" crshim_u restore -D "$TMP/fimg"
+	cp -a "$TMP/uck" "$TMP/gimg"
+	chmod g+w "$TMP/gimg/$img"
+	expect_fail "root refuses a checkpoint with a group-writable image" \
+		"$TMP/gimg/$img is writable by other users \(mode 0664\)" crshim_u restore -D "$TMP/gimg"
+	cp -a "$TMP/uck" "$TMP/lman"
+	mv "$TMP/lman/manifest.json" "$TMP/lman/manifest.real"
+	ln -s manifest.real "$TMP/lman/manifest.json"
+	expect_fail "root refuses a checkpoint whose manifest is a symbolic link" \
+		"$TMP/lman/manifest.json is a symbolic link" crshim_u restore -D "$TMP/lman"
+	check "... and restored nothing" bash -c "! kill -0 $P0 2>/dev/null"
 	rm -f "$UDIR"/res.* "$UDIR/stop"
 	check "with --allow-foreign-owner the foreign checkpoint restores" \
 		crshim_u restore -D "$TMP/foreign" --allow-foreign-owner
