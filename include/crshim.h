@@ -243,6 +243,15 @@ static inline int crshim_on_restore(crshim_restore_cb fn, void *arg)
  * `crshim dump` handles them; shared pools are not: a process that shares
  * memory with processes outside its tree needs `crshim dump`.
  *
+ * RDMA verbs: the shim releases the device and rebuilds it afterwards, as
+ * for `crshim dump`, but alone, so it can reconnect a queue pair only to
+ * another queue pair of this process.  The call is refused up front (EXDEV,
+ * nothing created, a log line naming the QP) when a QP is connected to a
+ * QP of another process, or its peers cannot be told: a UD QP in RTR or
+ * RTS, a QP in RESET or INIT (its number may already be known elsewhere).
+ * QPs in ERR do not count.  Verbs connections to other processes need
+ * `crshim dump` of all the peers together.
+ *
  * The checkpoint callbacks run first, on this thread; then CRIU freezes
  * and dumps the process; then the restore callbacks run, on this thread.
  * flags must be 0 (reserved).  Other threads keep running except while
@@ -257,9 +266,10 @@ static inline int crshim_on_restore(crshim_restore_cb fn, void *arg)
  *      EEXIST (dir is not empty), EBUSY (a checkpoint of this process is
  *      already in progress), ESRCH (the session leader is outside the
  *      process's pid namespace, as under a container runtime or CI runner
- *      that did not call setsid(): CRIU refuses that), EIO (CRIU failed: dir/dumps/PID/dump.log
- *      tells why; dir holds no manifest and is not restorable), or the
- *      error of creating dir.
+ *      that did not call setsid(): CRIU refuses that), EXDEV (a verbs
+ *      queue pair is connected to another process, see above), EIO (CRIU
+ *      failed: dir/dumps/PID/dump.log tells why; dir holds no manifest and
+ *      is not restorable), or the error of creating dir.
  */
 static inline int crshim_checkpoint_self(const char *dir, int flags)
 {

@@ -251,6 +251,13 @@ __attribute__((weak)) int crs_verbs_resume(int restored, char *err, size_t errle
 	return 0;
 }
 
+__attribute__((weak)) int crs_verbs_self_check(char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
 __attribute__((weak)) void crs_verbs_report(struct crs_jsonw *w)
 {
 	(void)w;

@@ -14,6 +14,10 @@
  *
  * The directory gets crshim's layout (selfckpt_manifest.c) so that
  * `crshim restore -D DIR` restores it.
+ *
+ * The verbs layer rebuilds alone here, reconnecting QPs to this process's
+ * own QPs only; a QP connected to another process is refused before
+ * anything is created (EXDEV, crs_verbs_self_check).
  */
 #include "api_int.h"
 #include "shim.h"
@@ -399,6 +403,18 @@ static void resume(int restored)
 		crs_error("checkpoint_self: %s", err);
 }
 
+/* Refused before anything is created: QPs connected to other processes. */
+static int verbs_allow_self(void)
+{
+	char err[512];
+
+	if (crs_verbs_self_check(err, sizeof(err)) == 0)
+		return 0;
+	crs_warn("checkpoint_self: %s", err);
+	errno = EXDEV;
+	return -1;
+}
+
 static int busy(void)
 {
 	return crs_api_checkpointing() || crs_control_phase() == CRS_PHASE_PREPARED;
@@ -431,7 +447,7 @@ CRS_EXPORT int crshim_impl_checkpoint_self(const char *dir, int flags)
 	c->dir = dir;
 	c->pid = getpid();
 	g = crs_guard_enter();
-	r = setup(c);
+	r = verbs_allow_self() < 0 ? -1 : setup(c);
 	if (g)
 		crs_guard_leave();
 	if (r == 0 && getsid(0) == 0) {

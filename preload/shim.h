@@ -200,6 +200,10 @@ const char *crs_policy_name(int policy);
  * report:  add "verbs": {...} to the process record.
  */
 int crs_verbs_prepare(char *err, size_t errlen);
+/* self-check: before crshim_checkpoint_self, 0 when every QP can be
+ * reconnected without the peers' shims (connected within this process, or
+ * in ERR); else -1 with a sentence in err. */
+int crs_verbs_self_check(char *err, size_t errlen);
 int crs_verbs_resume(int restored, char *err, size_t errlen);
 void crs_verbs_report(struct crs_jsonw *w);
 /* Requests the verbs layer adds: name VERBS_<X>; handled by crs_verbs_request

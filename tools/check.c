@@ -75,6 +75,7 @@ struct upend {
 	uint64_t ino;
 	int type;
 	int other_netns;	/* not in crshim's network namespace: peer unknown */
+	int shim;		/* the holder has the shim and it answers */
 };
 
 struct ns_ids {
@@ -103,6 +104,8 @@ struct ctx {
 	struct upend *pend;
 	int npend, cappend;
 	struct nl_high nl;
+	pid_t vb_pid;		/* the process vb_held is about (0: none asked yet) */
+	int vb_held;		/* its shim holds a verbs device (VERBS_TABLE), see verbs_held */
 	int oom;
 };
 
@@ -761,7 +764,7 @@ static void check_unix(struct ctx *c, int fd, const struct sk *s)
 		return;
 	}
 	c->pend[c->npend++] = (struct upend){ c->pid, fd, s->ino, s->type,
-					       ns_differs(c->cur.net, c->self.net) };
+					       ns_differs(c->cur.net, c->self.net), c->shim };
 }
 
 static void check_socket(struct ctx *c, int fd, uint64_t ino, const char *what)
@@ -844,20 +847,52 @@ static int is_tty_major(unsigned maj)
 	return maj == 4 || maj == 5 || (maj >= 128 && maj <= 143);
 }
 
+/*
+ * Does the shim of pid hold its verbs device?  Only then does PREPARE
+ * release the device (and CRIU find no verbs fd, mapping or HCA socket):
+ * the verbs layer must be on (VERBS_TABLE answers, preload/verbs_control.c)
+ * and the device opened through it ("verbs": true).  Asked once per pid.
+ */
+static int verbs_held(struct ctx *c, pid_t pid, int shim)
+{
+	json_t *ans = NULL;
+	char err[256];
+
+	if (!shim)
+		return 0;
+	if (c->vb_pid == pid)
+		return c->vb_held;
+	c->vb_pid = pid;
+	c->vb_held = -1;	/* the shim answers, but not for verbs */
+	if (ctl_request(pid, "VERBS_TABLE", 1000, &ans, err, sizeof(err)) == CTL_OK) {
+		c->vb_held = json_is_true(json_object_get(ans, "verbs")) ? 1 : -1;
+		json_decref(ans);
+	}
+	return c->vb_held;
+}
+
+/* The verbs resource "what" (held by c->pid): handled or a blocker. */
+static void report_verbs(struct ctx *c, int held, const char *key, const char *what, const char *res,
+			 const char *criu_says)
+{
+	if (held > 0)
+		add(c, CHECK_HANDLED, key, what,
+		    "%s: crshim releases the verbs resources before the dump and rebuilds them after",
+		    res);
+	else if (held < 0)
+		add(c, CHECK_BLOCKER, key, what,
+		    "verbs resources the shim does not hold (its verbs layer is off, CRSHIM_HOOKS, or "
+		    "the device was opened around it): %s; %s", res, criu_says);
+	else
+		add(c, CHECK_BLOCKER, key, what, "verbs resources held by a process without the shim: %s; %s",
+		    res, criu_says);
+}
+
 static void check_verbs(struct ctx *c, const char *what, const char *key, int map)
 {
-	if (c->shim)
-		add(c, CHECK_HANDLED, key, what,
-		    map ? "verbs doorbell page: crshim releases the verbs resources before the "
-			  "dump and rebuilds them after"
-			: "verbs device: crshim releases the verbs resources before the dump and "
-			  "rebuilds them after");
-	else
-		add(c, CHECK_BLOCKER, key, what,
-		    map ? "verbs doorbell page held by a process without the shim: CRIU cannot "
-			  "handle non-regular mappings"
-			: "verbs resources held by a process without the shim: CRIU cannot dump "
-			  "the device file");
+	report_verbs(c, verbs_held(c, c->pid, c->shim), key, what,
+		     map ? "verbs doorbell page" : "verbs device",
+		     map ? "CRIU cannot handle non-regular mappings" : "CRIU cannot dump the device file");
 }
 
 /* An fd on a character device (criu/files.c dump_chrdev). */
@@ -1316,10 +1351,9 @@ static pid_t find_holder(uint64_t ino)
 	return found;
 }
 
-static void describe_peer(const struct ctx *c, uint64_t peer, char *out, size_t len)
+static void describe_peer(const struct ctx *c, uint64_t peer, pid_t holder, char *out, size_t len)
 {
 	const struct sk *s = sktab_find(&c->sk, peer);
-	pid_t holder = find_holder(peer);
 	char comm[32];
 	int n = 0;
 
@@ -1333,9 +1367,95 @@ static void describe_peer(const struct ctx *c, uint64_t peer, char *out, size_t 
 		snprintf(out + n, len - (size_t)n, " at %s", s->addr);
 }
 
+/* ----------------------------------------------------------- simulated HCA */
+
+/*
+ * The simulated HCA (tests/hca/README.md) is what a verbs program using its
+ * libibverbs holds instead of /dev/infiniband/uverbs*: a unix stream
+ * connection per context to crs-hcad, which listens at the program's
+ * $CRS_HCA_SOCKET (default /tmp/crs-hca-UID/hca.sock, UID its real uid),
+ * and socket pairs (async events, completion channels) whose other ends
+ * crs-hcad holds.  So a peer belongs to the HCA when its holder also holds
+ * the socket listening at that path.
+ */
+static void hca_socket_path(pid_t pid, char *out, size_t len)
+{
+	static const char var[] = "CRS_HCA_SOCKET=";
+	size_t cap = 1u << 20;
+	char path[64], *env = malloc(cap);
+	struct pstatus ps;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	if (env)
+		n = read_small(path, env, cap);
+	for (int i = 0; i < n; i += (int)strlen(env + i) + 1)
+		if (has_prefix(env + i, var) && env[i + sizeof(var) - 1]) {
+			snprintf(out, len, "%s", env + i + sizeof(var) - 1);
+			free(env);
+			return;
+		}
+	free(env);
+	snprintf(out, len, "/tmp/crs-hca-%u/hca.sock", read_status(pid, &ps) ? 0u : (unsigned)ps.uid);
+}
+
+/* 1 when pid has an fd on socket ino. */
+static int pid_holds(pid_t pid, uint64_t ino)
+{
+	char want[48], path[320], target[64];
+	struct dirent *f;
+	int found = 0;
+	ssize_t n;
+	DIR *fds;
+
+	snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	fds = opendir(path);
+	while (fds && !found && (f = readdir(fds))) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, f->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		found = n > 0 && (target[n] = '\0', !strcmp(target, want));
+	}
+	if (fds)
+		closedir(fds);
+	return found;
+}
+
+/* Is holder, the process at the other end of u, the HCA of u->pid? */
+static int is_hca(struct ctx *c, const struct upend *u, pid_t holder, char *sock, size_t len)
+{
+	int i;
+
+	if (!holder || u->type == SOCK_DGRAM)
+		return 0;
+	hca_socket_path(u->pid, sock, len);
+	sktab_load(&c->sk, u->pid, c->self.net);	/* u->pid shares crshim's namespace */
+	for (i = 0; i < c->sk.n; i++) {
+		const struct sk *s = &c->sk.v[i];
+
+		if (s->kind == SK_UNIX && s->listening && !strcmp(s->addr, sock) &&
+		    pid_holds(holder, s->ino))
+			return 1;
+	}
+	return 0;
+}
+
+static void check_hca_peer(struct ctx *c, const struct upend *u, const char *what, pid_t holder,
+			   const char *sock)
+{
+	char res[300];
+
+	snprintf(res, sizeof(res), "connection to the simulated HCA (crs-hcad, pid %d, at %.200s)",
+		 holder, sock);
+	/* one item per process, however many contexts and channels it has */
+	report_verbs(c, verbs_held(c, u->pid, u->shim), "hca", what, res,
+		     "CRIU cannot dump half of a stream connection");
+}
+
 static void check_one_peer(struct ctx *c, const struct upend *u, const struct peer_map *pm)
 {
-	char what[CHECK_WHAT_MAX], who[200];
+	char what[CHECK_WHAT_MAX], who[200], sock[256];
+	pid_t holder;
 	uint64_t peer;
 
 	c->pid = u->pid;
@@ -1349,7 +1469,12 @@ static void check_one_peer(struct ctx *c, const struct upend *u, const struct pe
 	peer = peer_of(pm, u->ino);
 	if (!peer || in_tree(c, peer))
 		return;
-	describe_peer(c, peer, who, sizeof(who));
+	holder = find_holder(peer);
+	if (is_hca(c, u, holder, sock, sizeof(sock))) {
+		check_hca_peer(c, u, what, holder, sock);
+		return;
+	}
+	describe_peer(c, peer, holder, who, sizeof(who));
 	if (u->type == SOCK_DGRAM)
 		add(c, CHECK_WARN, NULL, what,
 		    "unix datagram socket connected to %s outside the dumped tree: needs "
@@ -1371,7 +1496,8 @@ static void check_unix_peers(struct ctx *c)
 		return;
 	ok = unix_peers(&pm) == 0;
 	for (i = 0; i < c->npend; i++) {
-		c->nseen = 0;
+		if (!i || c->pend[i].pid != c->pend[i - 1].pid)
+			c->nseen = 0;	/* keys count once per process (pend is by process) */
 		check_one_peer(c, &c->pend[i], ok ? &pm : NULL);
 	}
 	free(pm.v);

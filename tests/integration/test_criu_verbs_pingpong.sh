@@ -7,7 +7,7 @@
 # `crshim dump --leave-running` of both pids (they go on), then `crshim dump`
 # (killed), a new crs-hcad (new LID, keys and QP numbers), `crshim restore`:
 # both finish every iteration without an error.  Without the shim, CRIU
-# cannot dump them.
+# cannot dump them (ibv_rc_pingpong, ibv_ud_pingpong).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../verbs/testlib.sh"
@@ -68,18 +68,27 @@ run_one rc-new-send 200000 ibv_rc_pingpong -N
 run_one srq 600000 ibv_srq_pingpong
 
 # CRIU alone cannot dump a process holding the device.
-port=$(free_port)
-start_pair no ibv_rc_pingpong -d crs_hca0 -p "$port" -n 100000000 -- \
-	ibv_rc_pingpong -d crs_hca0 -p "$port" -n 100000000 localhost
-sleep 1.5
-if "$CRSHIM" dump -D "$TMP/ck-noshim" "$SPID" "$CPID" >"$TMP/noshim.out" 2>&1; then
-	fail "without the shim CRIU cannot dump them"
-elif grep -q "CRIU failed" "$TMP/noshim.out"; then
-	ok "without the shim CRIU cannot dump them ($(grep -m1 -E "Error" "$TMP/noshim.out" | sed 's/^ *//' | cut -c1-110))"
-else
-	fail "without the shim CRIU cannot dump them (but something else failed)"
-	cat "$TMP/noshim.out"
-fi
-check "without the shim the processes keep running" alive "$SPID" "$CPID"
-kill -9 "$SPID" "$CPID" 2>/dev/null
+# no_shim NAME PROGRAM
+no_shim() {
+	local port
+	port=$(free_port)
+	start_pair no "$2" -d crs_hca0 -p "$port" -n 100000000 -- \
+		"$2" -d crs_hca0 -p "$port" -n 100000000 localhost
+	sleep 1.5
+	if ! alive "$SPID" "$CPID"; then
+		fail "$1 without the shim: server and client run"
+		cat "$TMP/server.log" "$TMP/client.log"
+	elif "$CRSHIM" dump -D "$TMP/ck-noshim-$1" "$SPID" "$CPID" >"$TMP/noshim.out" 2>&1; then
+		fail "$1: without the shim CRIU cannot dump them"
+	elif grep -q "CRIU failed" "$TMP/noshim.out"; then
+		ok "$1: without the shim CRIU cannot dump them ($(grep -m1 -E "Error" "$TMP/noshim.out" | sed 's/^ *//' | cut -c1-110))"
+	else
+		fail "$1: without the shim CRIU cannot dump them (but something else failed)"
+		cat "$TMP/noshim.out"
+	fi
+	check "$1: without the shim the processes keep running" alive "$SPID" "$CPID"
+	kill -9 "$SPID" "$CPID" 2>/dev/null
+}
+no_shim rc ibv_rc_pingpong
+no_shim ud ibv_ud_pingpong
 finish
