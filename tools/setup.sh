@@ -5,7 +5,8 @@
 #   bash tools/setup.sh [build|demo|test] [args...]
 #
 #   build (default)  install missing packages, install a working CRIU (tools/get-criu.sh),
-#                    configure and build with CMake into ${CRSHIM_BUILD_DIR:-build}
+#                    configure and build with CMake into ${CRSHIM_BUILD_DIR:-build}, and
+#                    install crshim into /usr/local
 #   demo [args]      build, then run tools/demo.sh [args]
 #   test             build, then the whole test suite: ctest, the suite again under ASan+UBSan
 #                    and the threaded tests under TSan (tools/sanitize.sh), every fuzz target
@@ -57,13 +58,17 @@ fi
 # criu: Debian 12's package does not work on this kernel, but it ships libcriu.so.2 and the
 # criu.h/criu-plugin.h headers; criu.h includes protobuf-c.h, hence libprotobuf-c-dev.
 # clang and libclang-rt-14-dev: libFuzzer for tools/fuzz.sh (sanitizers use gcc's runtimes).
+# mpich, libmpich-dev: MPICH 4.0.2 (hydra, mpicc.mpich) for test_criu_mpich; their Debian
+# alternatives have priority 40, Open MPI's 50, so mpirun, mpicc and mpi.h stay Open MPI's
+# (checked below).
 PACKAGES=(
 	build-essential cmake pkg-config file
 	libunwind-dev libelf-dev libcmocka-dev libjansson-dev
 	libibverbs-dev ibverbs-utils
 	openmpi-bin libopenmpi-dev
+	mpich libmpich-dev
 	criu libprotobuf-c-dev
-	nftables iproute2 procps util-linux
+	nftables iproute2 procps util-linux strace
 	clang libclang-rt-14-dev
 )
 
@@ -81,6 +86,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
 	echo "all ${#PACKAGES[@]} packages are installed"
 fi
+# The MPI defaults (mpirun/mpiexec, mpicc, mpi.h/libmpi.so) must be Open MPI's: the tests and
+# CMake's FindMPI use them.  Installing MPICH keeps them in auto mode; a machine where someone
+# switched them to MPICH is not changed behind their back, only told.
+for alt in mpirun:/usr/bin/mpirun.openmpi mpi:/usr/bin/mpicc.openmpi \
+	mpi-x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu/openmpi/include; do
+	name=${alt%%:*} want=${alt#*:}
+	cur=$(update-alternatives --query "$name" 2>/dev/null | sed -n 's/^Value: //p')
+	if [ -n "$cur" ] && [ "$cur" != "$want" ]; then
+		echo "setup: warning: the '$name' alternative points to $cur, not Open MPI's $want;" \
+			"the MPI tests need Open MPI (update-alternatives --set $name $want)" >&2
+	fi
+done
 # Open MPI must be able to start local ranks (as root too: the tests run as root)
 if ! out=$(timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 true 2>&1 </dev/null); then
 	printf '%s\n' "$out" | tail -n 5 >&2
@@ -105,6 +122,10 @@ if [ "${CI:-}" = true ]; then
 fi
 cmake "${cmake_args[@]}"
 cmake --build "$BUILD_DIR" -j2
+# crshim on PATH and crshim.pc where pkg-config looks (README "Installing"); the tests use the
+# build tree, whose crshim finds the build tree's library first.
+phase "install into /usr/local"
+"${SUDO[@]}" cmake --install "$BUILD_DIR" --prefix /usr/local >/dev/null
 
 # ---- demo / tests ----------------------------------------------------------------------------
 # failed_assertions BUILD_DIR: a CI log is often cut in the middle, so repeat each failed
