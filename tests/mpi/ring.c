@@ -2,7 +2,8 @@
  * ring: an MPI job for checkpoint tests.  Each iteration passes a 1 MiB
  * message around the ring (MPI_Sendrecv), then MPI_Allreduce's a running
  * checksum.  Prints the final checksum (identical for an uninterrupted run
- * and a checkpointed/restored one) and "progress I" lines as it goes.
+ * and a checkpointed/restored one) and "progress I SUM" lines (the running
+ * checksum) every 10 iterations.
  *   ring ITERS INTERVAL_MS [MSG_KIB [PRIVATE_MIB]]
  * PRIVATE_MIB: memory each rank fills and keeps (for checkpoint sizes).
  */
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
 		MPI_Allreduce(&local, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
 		sum ^= total;
 		if (rank == 0 && it % 10 == 0) {
-			printf("progress %d\n", it);
+			printf("progress %d %016llx\n", it, (unsigned long long)sum);
 			fflush(stdout);
 		}
 		nanosleep(&ts, NULL);

@@ -2,8 +2,9 @@
  * shmwin: ranks on one node share a window from MPI_Win_allocate_shared
  * (a shared-memory segment Open MPI maps into every rank).  Each iteration
  * every rank writes its slice, a barrier, then every rank reads all slices
- * into a running checksum.  Prints the checksum (identical for an
- * uninterrupted and a checkpointed/restored run).
+ * into a running checksum.  Prints "progress I SUM" every 10 iterations
+ * and the checksum (identical for an uninterrupted and a
+ * checkpointed/restored run).
  *   shmwin ITERS INTERVAL_MS [KIB_PER_RANK]
  */
 #include <mpi.h>
@@ -45,7 +46,7 @@ int main(int argc, char **argv)
 		MPI_Win_unlock_all(win);
 		MPI_Barrier(node);
 		if (rank == 0 && it % 10 == 0) {
-			printf("progress %d\n", it);
+			printf("progress %d %016llx\n", it, (unsigned long long)sum);
 			fflush(stdout);
 		}
 		nanosleep(&ts, NULL);
