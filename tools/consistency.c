@@ -54,6 +54,22 @@ static int local_address(const char *hex, int v6)
 	return found;
 }
 
+/* "198.51.100.2:7301" or "[2001:db8::2]:7301" from /proc/net/tcp's hex form
+ * (kept as it is if it does not parse). */
+static void format_peer(const char *field, int v6, char *out, size_t len)
+{
+	unsigned char addr[16];
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	if (tcp_parse_addr(field, v6, addr, &port) < 0 ||
+	    !inet_ntop(v6 ? AF_INET6 : AF_INET, addr, host, sizeof(host))) {
+		snprintf(out, len, "%s", field);
+		return;
+	}
+	snprintf(out, len, v6 ? "[%s]:%u" : "%s:%u", host, port);
+}
+
 /* An established TCP connection of pid to another host, into peer. */
 static int remote_peer(pid_t pid, char *peer, size_t len)
 {
@@ -73,7 +89,7 @@ static int remote_peer(pid_t pid, char *peer, size_t len)
 				continue;
 			if (!proc_fds_hold_socket(fds, nfds, t.inode) || local_address(t.remote, v6))
 				continue;
-			snprintf(peer, len, "%s", t.remote);
+			format_peer(t.remote, v6, peer, len);
 			found = 1;
 		}
 		if (f)
@@ -93,7 +109,7 @@ int consistency_check(const struct dproc *procs, int nprocs, int allow_partial)
 		ptree_comm(procs[i].pid, comm, sizeof(comm));
 		if (remote_peer(procs[i].pid, peer, sizeof(peer))) {
 			fprintf(stderr,
-				"crshim dump: pid %d (%s) has a TCP connection to another host (%s, as in /proc/net/tcp): "
+				"crshim dump: pid %d (%s) has a TCP connection to another host (%s): "
 				"processes there are not in this checkpoint, which would not be consistent; checkpoint "
 				"every node at once, or give --allow-partial\n",
 				(int)procs[i].pid, comm, peer);
