@@ -1,4 +1,5 @@
 /* SysV shared memory: shmget, shmat, shmdt, shmctl. */
+#include "registry.h"
 #include "shim.h"
 
 #include <sys/ipc.h>
@@ -38,13 +39,86 @@ CRS_EXPORT void *shmat(int shmid, const void *addr, int shmflg)
 	return r;
 }
 
+struct obj_info {
+	uint16_t flags;
+	uint64_t size;
+};
+
+static void read_obj(struct crs_object *o, void *arg)
+{
+	struct obj_info *oi = arg;
+
+	oi->flags = o->flags;
+	oi->size = o->size;
+}
+
+/* A piece of the attachment at base: the same file, at its own offset. */
+static int same_attachment(const struct crs_mapping *m, uint32_t obj, uintptr_t base)
+{
+	return m->obj == obj && m->offset == m->start - base;
+}
+
+/*
+ * shmdt of a former SysV attachment, now a mapping of the file crshim moved
+ * the segment onto (preload/swap.c).  Detach it as the kernel detaches a
+ * segment: from a mapping at base with offset 0, every piece of that file
+ * mapped at base + its offset, up to the segment's size.  The registry is
+ * held across the munmaps, as the munmap hook does.  0 when detached; -1
+ * when base is no such attachment (nothing changed).
+ */
+static int detach_converted(uintptr_t base)
+{
+	struct crs_mapping m;
+	struct obj_info oi;
+	uintptr_t end, pos;
+	uint32_t obj;
+	int r = -1;
+
+	crs_reg_hold();
+	if (crs_reg_map_lookup(base, &m) < 0 || m.start != base || m.offset != 0)
+		goto out;
+	obj = m.obj;
+	if (crs_reg_object_update(obj, read_obj, &oi) < 0 || !(oi.flags & CRS_OF_FROM_SYSV))
+		goto out;
+	end = base + ((oi.size + 4095) & ~(uint64_t)4095);
+	if (end < base + m.len)
+		end = base + m.len;
+	for (pos = base; pos < end && crs_reg_map_next(pos, &m) == 0 && m.start < end;
+	     pos = m.start + m.len) {
+		size_t len = (m.start + m.len < end ? m.start + m.len : end) - m.start;
+
+		if (!same_attachment(&m, obj, base))
+			continue;
+		if (syscall(SYS_munmap, m.start, len) < 0)
+			break;
+		crs_reg_map_remove(m.start, len);
+		r = 0;
+	}
+out:
+	crs_reg_release();
+	return r;
+}
+
+/*
+ * A former SysV attachment is no longer one to the kernel (EINVAL): if the
+ * shim made it a file mapping, detach that instead, keeping errno as it was
+ * before the call.  Anything else fails exactly as the kernel said.
+ */
 CRS_EXPORT int shmdt(const void *addr)
 {
 	int (*fn)(const void *) = CRS_NEXT(next_shmdt, "shmdt", NULL);
-	int r = fn ? fn(addr) : (int)syscall(SYS_shmdt, addr);
+	int saved = errno, r = fn ? fn(addr) : (int)syscall(SYS_shmdt, addr), done;
 
 	if (r == 0 && crs_active(CRS_HOOK_SYSV))
 		RECORD(crs_record_shmdt(addr));
+	else if (r < 0 && errno == EINVAL && crs_reg_has_mappings() && crs_active(CRS_HOOK_SYSV) &&
+		 crs_guard_enter()) {
+		done = detach_converted((uintptr_t)addr) == 0;
+		crs_guard_leave();
+		errno = done ? saved : EINVAL;
+		if (done)
+			r = 0;
+	}
 	return r;
 }
 

@@ -505,6 +505,21 @@ int crs_reg_map_lookup(uintptr_t addr, struct crs_mapping *out)
 	return r;
 }
 
+int crs_reg_map_next(uintptr_t addr, struct crs_mapping *out)
+{
+	size_t i;
+	int r = -1;
+
+	LOCKED_OR(-1);
+	i = first_ending_after(addr);
+	if (i < A.nmaps) {
+		*out = A.maps[i];
+		r = 0;
+	}
+	UNLOCK();
+	return r;
+}
+
 /* ---------------- fds ---------------- */
 
 int crs_reg_fd_tracked(int fd)

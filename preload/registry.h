@@ -53,6 +53,8 @@ enum {
 	CRS_OF_APPEND = 1 << 3,	  /* opened O_APPEND: an output file */
 	CRS_OF_SCRATCH = 1 << 4,  /* a scratch file; policy in scratch_policy */
 	CRS_OF_SYSV_RMID = 1 << 5, /* SysV: IPC_RMID was requested */
+	CRS_OF_FROM_SYSV = 1 << 6, /* a file crshim moved a SysV segment onto (swap.c):
+				    * shmdt of one of its attachments is a munmap */
 };
 
 enum crs_scratch_policy {
@@ -152,6 +154,8 @@ void crs_reg_map_remove(uintptr_t start, size_t len);
 void crs_reg_map_move(uintptr_t old_addr, size_t old_len, uintptr_t new_addr, size_t new_len);
 /* Lookup of the mapping containing addr; copies it out.  0 found, -1 not. */
 int crs_reg_map_lookup(uintptr_t addr, struct crs_mapping *out);
+/* The mapping containing addr or, if none, the first one above it.  0 or -1. */
+int crs_reg_map_next(uintptr_t addr, struct crs_mapping *out);
 /* Cheap test for the hot path: any mapping recorded at all? (no lock) */
 int crs_reg_has_mappings(void);
 /* mprotect changes are not tracked; /proc/PID/maps is the ground truth. */

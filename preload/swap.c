@@ -8,7 +8,9 @@
  * protection and content; for SysV this also detaches the segment) and
  * dup3()s it over the fds that referred to the memfd.  UNPARK lets the
  * threads go; the registry is updated only then, because a parked thread
- * may hold the registry lock.  From then on the memory is an ordinary pool.
+ * may hold the registry lock.  From then on the memory is an ordinary pool;
+ * a file that replaced a SysV attachment is flagged CRS_OF_FROM_SYSV so
+ * that the program's shmdt still detaches it (hooks/sysv.c).
  */
 #include "swap.h"
 
@@ -37,6 +39,7 @@ struct swap {
 	int prot[MAX_RANGES];
 	int nfds;
 	int fds[MAX_RANGES];
+	int sysv;		/* the ranges were a SysV attachment */
 };
 
 /* Filled while parked, applied to the registry after UNPARK. */
@@ -106,6 +109,24 @@ static int parse_swap(const char *args, struct swap *s)
 	return 0;
 }
 
+/*
+ * Whether [start, end) is a SysV attachment, asked of the kernel before the
+ * file replaces it: its map_files link names "/SYSV<key>".  The request does
+ * not say, and the registry may not be asked while parked.  Reading these
+ * links needs no privilege since Linux 4.3; if it fails the range counts as
+ * not SysV and shmdt on it fails with EINVAL, as it did before.
+ */
+static int is_sysv_range(uintptr_t start, uintptr_t end)
+{
+	char link[64], target[16];
+	long n;
+
+	snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx", (unsigned long)start,
+		 (unsigned long)end);
+	n = syscall(SYS_readlink, link, target, sizeof(target));
+	return n >= 5 && memcmp(target, "/SYSV", 5) == 0;
+}
+
 void answer_swap(struct crs_jsonw *w, const char *args, int fd)
 {
 	struct swap *s;
@@ -120,6 +141,8 @@ void answer_swap(struct crs_jsonw *w, const char *args, int fd)
 		answer(w, 0, "malformed SWAP request");
 		return;
 	}
+	for (int i = 0; i < s->nranges; i++)
+		s->sysv |= is_sysv_range(s->start[i], s->end[i]);
 	for (int i = 0; i < s->nranges; i++) {
 		void *r = mmap((void *)s->start[i], s->end[i] - s->start[i], s->prot[i], MAP_SHARED | MAP_FIXED, fd,
 			       (off_t)s->offset[i]);
@@ -155,7 +178,10 @@ static void apply(const struct swap *s)
 	for (int i = 0; i < s->nfds; i++)
 		crs_reg_fd_set(s->fds[i], obj);
 	/* crshim unlinks the file once every holder has it */
-	crs_reg_mark_inode(s->st.st_dev, s->st.st_ino, CRS_OF_UNLINKED | CRS_OF_SHARED_MAP | CRS_OF_WRITE, NULL);
+	crs_reg_mark_inode(s->st.st_dev, s->st.st_ino,
+			   CRS_OF_UNLINKED | CRS_OF_SHARED_MAP | CRS_OF_WRITE |
+				   (s->sysv ? CRS_OF_FROM_SYSV : 0),
+			   NULL);
 }
 
 void crs_swap_release(void)

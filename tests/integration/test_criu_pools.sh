@@ -4,7 +4,10 @@
 # pool names are wiped, crshim restores them: contents identical, writes of
 # one seen by the others (the workers' final barrier only completes through
 # shared memory), every worker runs to completion.  Restoring twice from the
-# same checkpoint works too.
+# same checkpoint works too.  sysv: every worker ends with shmdt() of its
+# attachment, which crshim moved onto a file: it must detach, both in the
+# restored workers and in workers dumped with --leave-running (which are then
+# restored too).
 #   test_criu_pools.sh BUILD_DIR [MODE...]   (default: file shm memfd sysv)
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -39,11 +42,12 @@ start_workers() { # mode name style -> sets PIDS, ROOT
 	return 0
 }
 
-results_ok() {
-	local r
+results_ok() { # [mode]: sysv workers must also have shmdt()ed the converted attachment
+	local r want='^OK'
+	[ "${1:-}" = sysv ] && want='^OK .* detached converted$'
 	wait_files 90 $(for r in $(seq 0 $((NR - 1))); do echo "$TMP/res.$r"; done) || return 1
 	for r in $(seq 0 $((NR - 1))); do
-		grep -q '^OK' "$TMP/res.$r" || { echo "    rank $r: $(cat "$TMP/res.$r")"; return 1; }
+		grep -q "$want" "$TMP/res.$r" || { echo "    rank $r: $(cat "$TMP/res.$r")"; return 1; }
 	done
 }
 
@@ -73,13 +77,13 @@ scenario() { # mode style
 		sed 's/^/    /' "$TMP/restore.out"
 		return
 	fi
-	check "$mode/$style: all $NR workers finish with shared, intact memory" results_ok
+	check "$mode/$style: all $NR workers finish with shared, intact memory" results_ok "$mode"
 	# Again from the same checkpoint, once the first restored run is over.
 	for p in $PIDS; do wait_gone "$p" 30; done
 	wipe_names "$name"
 	rm -f "$TMP"/res.*
 	if "$CRSHIM" restore -D "$dir" >"$TMP/restore2.out" 2>&1; then
-		check "$mode/$style: second restore from the same checkpoint finishes" results_ok
+		check "$mode/$style: second restore from the same checkpoint finishes" results_ok "$mode"
 	else
 		fail "$mode/$style: second restore"
 		sed 's/^/    /' "$TMP/restore2.out"
@@ -88,10 +92,35 @@ scenario() { # mode style
 	ROOT=
 }
 
+# sysv, --leave-running: the workers go on with the segment moved onto a
+# file and shmdt() it at the end; restored from that checkpoint, again.
+leave_running() {
+	local name="crst-sysv-running-$$" dir="$TMP/ckpt-sysv-running" p
+	start_workers sysv "$name" separate
+	if ! "$CRSHIM" dump -D "$dir" --leave-running $PIDS >"$TMP/dump.out" 2>&1; then
+		fail "sysv/leave-running: crshim dump"
+		sed 's/^/    /' "$TMP/dump.out"
+		return
+	fi
+	ok "sysv/leave-running: crshim dump --leave-running"
+	check "sysv/leave-running: the running workers finish and shmdt the converted attachment" results_ok sysv
+	for p in $PIDS; do { wait "$p"; } 2>/dev/null; wait_gone "$p" 30; done
+	wipe_names "$name"
+	rm -f "$TMP"/res.*
+	if "$CRSHIM" restore -D "$dir" >"$TMP/restore.out" 2>&1; then
+		check "sysv/leave-running: restored from it, they finish and shmdt too" results_ok sysv
+	else
+		fail "sysv/leave-running: crshim restore"
+		sed 's/^/    /' "$TMP/restore.out"
+	fi
+	for p in $PIDS; do wait_gone "$p" 30; done
+}
+
 for mode in $MODES; do
 	for style in separate tree; do
 		ROOT=
 		scenario "$mode" "$style"
 	done
+	[ "$mode" = sysv ] && leave_running
 done
 finish

@@ -16,6 +16,10 @@
  * and checks the other ranks' slices against their published generations.
  * At the end all ranks meet at a barrier in the pool (this only completes if
  * the memory is really shared) and check every slice at its final value.
+ * sysv: at the end each rank shmdt()s its attachment, which must succeed
+ * and leave the range unmapped, also when crshim moved the segment onto a
+ * file (after a dump, kept running or restored); the OK line then ends in
+ * "detached converted" (else "detached segment").
  * RESULT_FILE gets "OK ..." or "FAIL reason"; exit status 0 or 1.
  */
 #define _GNU_SOURCE
@@ -206,6 +210,46 @@ static void *attach(const char *mode, const char *name, int rank, int nranks, si
 	return p;
 }
 
+/* What the mapping at addr is: "segment" while /proc/self/maps names it
+ * /SYSV<key>, "converted" once it is a file (the one crshim moved the
+ * segment onto, or after a restore the unnamed file holding that pool). */
+static const char *attachment_kind(const void *addr)
+{
+	char line[512], want[32];
+	const char *kind = "missing";
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want)))
+			kind = strstr(line, " /SYSV") ? "segment" : "converted";
+	if (f)
+		fclose(f);
+	return kind;
+}
+
+/* shmdt the attachment; then no page of [p, p+size) may be mapped. */
+static const char *detach(char *p, size_t size)
+{
+	const char *kind = attachment_kind(p);
+	unsigned char vec;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	/* Not the start of an attachment: refused, nothing detached. */
+	errno = 0;
+	if (shmdt(p + pg) != -1 || errno != EINVAL || mincore(p, (size_t)pg, &vec) != 0)
+		finish(0, "shmdt inside the %s attachment did not fail with EINVAL (%s)", kind, strerror(errno));
+	errno = 0;
+	if (shmdt(p) != 0)
+		finish(0, "shmdt of the %s attachment: %s", kind, strerror(errno));
+	if (errno != 0)
+		finish(0, "shmdt of the %s attachment succeeded but changed errno to %s", kind, strerror(errno));
+	for (size_t off = 0; off < size; off += (size_t)pg)
+		if (mincore(p + off, (size_t)pg, &vec) == 0 || errno != ENOMEM)
+			finish(0, "shmdt of the %s attachment left offset %zu mapped", kind, off);
+	return kind;
+}
+
 static int check_slice(const uint64_t *slice, size_t words, int rank, uint64_t gen)
 {
 	/* Sample 64 words spread over the slice, plus both ends. */
@@ -305,5 +349,11 @@ int main(int argc, char **argv)
 	for (int r = 0; r < nranks; r++)
 		if (!check_slice((uint64_t *)(base + HEADER + (size_t)r * slice_bytes), words, r, (uint64_t)iters))
 			finish(0, "final content of rank %d's slice is wrong", r);
+	if (sysv_id >= 0) {
+		uint64_t checks = h->checks[rank];
+
+		finish(1, "rank %d iters %d checks %llu detached %s", rank, iters, (unsigned long long)checks,
+		       detach(base, size));
+	}
 	finish(1, "rank %d iters %d checks %llu", rank, iters, (unsigned long long)h->checks[rank]);
 }

@@ -209,6 +209,7 @@ static void test_lifecycle(void **state)
 	crs_reg_map_remove(A(0), L(1));
 	crs_reg_map_move(A(0), L(1), A(10), L(1));
 	assert_int_equal(crs_reg_map_lookup(A(0), &m), -1);
+	assert_int_equal(crs_reg_map_next(0, &m), -1);
 	crs_reg_fd_set(3, 0);
 	assert_int_equal(crs_reg_fd_get(3), CRS_NO_OBJECT);
 	assert_false(crs_reg_fd_tracked(3));
@@ -442,6 +443,19 @@ static void test_map_add_sorted(void **state)
 	assert_int_equal(crs_reg_map_lookup(A(0) - 1, &m), -1);
 	assert_int_equal(crs_reg_map_lookup(0, &m), -1);
 	assert_int_equal(crs_reg_map_lookup(UINTPTR_MAX, &m), -1);
+
+	/* Next: the mapping containing the address, else the first above it. */
+	assert_int_equal(crs_reg_map_next(A(5) + 7, &m), 0);
+	assert_int_equal(m.start, A(5));
+	assert_int_equal(crs_reg_map_next(A(6), &m), 0);
+	assert_int_equal(m.start, A(7));
+	assert_int_equal(m.offset, 7 * PG);
+	assert_int_equal(crs_reg_map_next(0, &m), 0);
+	assert_int_equal(m.start, A(0));
+	assert_int_equal(crs_reg_map_next(A(13) + PG - 1, &m), 0);
+	assert_int_equal(m.start, A(13));
+	assert_int_equal(crs_reg_map_next(A(14), &m), -1);
+	assert_int_equal(crs_reg_map_next(UINTPTR_MAX, &m), -1);
 
 	/* A zero length is refused. */
 	assert_int_equal(crs_reg_map_add(A(20), 0, 0, PROT_READ, MAP_SHARED, o), -1);
