@@ -25,14 +25,37 @@ CRS_EXPORT int shmget(key_t key, size_t size, int shmflg)
 	int id = fn ? fn(key, size, shmflg) : (int)syscall(SYS_shmget, key, size, shmflg);
 
 	if (id >= 0 && crs_active(CRS_HOOK_SYSV))
-		RECORD(crs_record_shmget(id, key, size, shmflg));
+		RECORD((crs_reg_sysv_reborn(id), crs_record_shmget(id, key, size, shmflg)));
 	return id;
+}
+
+/*
+ * An id the program held before it was restored names no segment of its
+ * own now (crshim moved the memory onto files, CRIU restores no SysV
+ * segment outside an IPC namespace), but the kernel may have given it to
+ * another job's segment: shmat and shmctl on it fail with EINVAL, as they
+ * would for a removed segment, instead of reaching that one.
+ */
+static int stale_id(int shmid)
+{
+	int gone = 0, saved = errno;
+
+	if (crs_active(CRS_HOOK_SYSV) && crs_guard_enter()) {
+		gone = crs_reg_sysv_gone(shmid);
+		crs_guard_leave();
+	}
+	errno = gone ? EINVAL : saved;
+	return gone;
 }
 
 CRS_EXPORT void *shmat(int shmid, const void *addr, int shmflg)
 {
 	void *(*fn)(int, const void *, int) = CRS_NEXT(next_shmat, "shmat", NULL);
-	void *r = fn ? fn(shmid, addr, shmflg) : (void *)syscall(SYS_shmat, shmid, addr, shmflg);
+	void *r;
+
+	if (stale_id(shmid))
+		return (void *)-1;
+	r = fn ? fn(shmid, addr, shmflg) : (void *)syscall(SYS_shmat, shmid, addr, shmflg);
 
 	if (r != (void *)-1 && crs_active(CRS_HOOK_SYSV))
 		RECORD(crs_record_shmat(shmid, r, shmflg));
@@ -125,7 +148,12 @@ CRS_EXPORT int shmdt(const void *addr)
 CRS_EXPORT int shmctl(int shmid, int cmd, struct shmid_ds *buf)
 {
 	int (*fn)(int, int, struct shmid_ds *) = CRS_NEXT(next_shmctl, "shmctl", NULL);
-	int r = fn ? fn(shmid, cmd, buf) : (int)syscall(SYS_shmctl, shmid, cmd, buf);
+	int r;
+
+	/* IPC_INFO, SHM_INFO and SHM_STAT take no id of the program's. */
+	if (cmd != IPC_INFO && cmd != SHM_INFO && cmd != SHM_STAT && cmd != SHM_STAT_ANY && stale_id(shmid))
+		return -1;
+	r = fn ? fn(shmid, cmd, buf) : (int)syscall(SYS_shmctl, shmid, cmd, buf);
 
 	if (r == 0 && cmd == IPC_RMID && crs_active(CRS_HOOK_SYSV))
 		RECORD(crs_record_shmctl_rmid(shmid));

@@ -330,6 +330,8 @@ static void on_restored(struct crs_jsonw *w, const char *arg, int fd)
 
 	crs_preparer_clear();
 	refresh_identities();
+	if (crs_reg_sysv_forget_all() > 0)
+		crs_info("restore: SysV ids of before the checkpoint are refused from now on (EINVAL)");
 	if (crs_verbs_resume(1, err, sizeof(err)) < 0)
 		crs_error("restore: %s", err);
 	__atomic_store_n(&phase, CRS_PHASE_RUNNING, __ATOMIC_RELEASE);

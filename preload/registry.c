@@ -279,6 +279,57 @@ int crs_reg_mark_inode(uint64_t dev, uint64_t ino, uint16_t set_flags, const cha
 	return n;
 }
 
+/*
+ * SysV ids of a process before its restore.  CRIU does not restore SysV
+ * segments outside an IPC namespace (crshim moved their memory onto files),
+ * so after a restore those ids name nothing of the program's; the kernel may
+ * hand the same id to someone else's new segment.  Kept here so the hooks
+ * refuse them instead of reaching that segment.  Fixed size: past it the
+ * oldest ids are overwritten (ids are large and rarely reused).
+ */
+#define SYSV_GONE_MAX 64
+static int32_t sysv_gone[SYSV_GONE_MAX];
+static unsigned nsysv_gone;
+
+int crs_reg_sysv_forget_all(void)
+{
+	int n = 0;
+
+	LOCKED_OR(0);
+	for (uint32_t i = 0; i < A.obj_hiwater; i++) {
+		struct crs_object *o = &A.objects[i];
+
+		if (!o->in_use || o->kind != CRS_OBJ_SYSV || o->nmaps)
+			continue;
+		sysv_gone[nsysv_gone++ % SYSV_GONE_MAX] = o->sysv_id;
+		o->flags |= CRS_OF_SYSV_RMID;
+		maybe_free_locked(i);
+		n++;
+	}
+	UNLOCK();
+	return n;
+}
+
+int crs_reg_sysv_gone(int32_t shmid)
+{
+	int found = 0;
+
+	LOCKED_OR(0);
+	for (unsigned i = 0; i < nsysv_gone && i < SYSV_GONE_MAX && !found; i++)
+		found = sysv_gone[i] == shmid;
+	UNLOCK();
+	return found;
+}
+
+void crs_reg_sysv_reborn(int32_t shmid)
+{
+	LOCKED_OR();
+	for (unsigned i = 0; i < nsysv_gone && i < SYSV_GONE_MAX; i++)
+		if (sysv_gone[i] == shmid)
+			sysv_gone[i] = -1;
+	UNLOCK();
+}
+
 int crs_reg_sysv_rmid(int32_t shmid)
 {
 	struct crs_object_key k = { .kind = CRS_OBJ_SYSV, .sysv_id = shmid };

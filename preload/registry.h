@@ -142,6 +142,12 @@ uint32_t crs_reg_object_find(const struct crs_object_key *key);
 int crs_reg_mark_inode(uint64_t dev, uint64_t ino, uint16_t set_flags, const char *new_path);
 /* SysV: IPC_RMID on shmid; the object stays until its last mapping goes. */
 int crs_reg_sysv_rmid(int32_t shmid);
+/* SysV after a restore: forget every segment without attachments and keep
+ * its id as gone (returns how many); crs_reg_sysv_gone tells such an id,
+ * crs_reg_sysv_reborn clears one the program got again from shmget. */
+int crs_reg_sysv_forget_all(void);
+int crs_reg_sysv_gone(int32_t shmid);
+void crs_reg_sysv_reborn(int32_t shmid);
 /* SysV: forget a segment that is gone (RMID and no attachments). */
 void crs_reg_object_maybe_free(uint32_t obj);
 
