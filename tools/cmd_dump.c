@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,12 +69,41 @@ struct dump_ctx {
 	int verbs_quiesced;	/* verbs_quiesce() succeeded */
 };
 
+/*
+ * CRSHIM_DUMP_TIMING=1: one line per phase on stderr (seconds since the
+ * start, and since the previous line), to see where a dump's time goes.
+ * The pool copier thread reports too: the last time is kept atomically.
+ */
+static double timing_t0;
+static long long timing_last_us;
+static int timing_on = -1;
+
+static void phase(const char *name)
+{
+	double t = dump_now();
+	long long us = (long long)(t * 1e6), prev;
+
+	if (timing_on < 0) {
+		const char *e = getenv("CRSHIM_DUMP_TIMING");
+
+		timing_on = e && *e && strcmp(e, "0");
+		timing_t0 = t;
+		__atomic_store_n(&timing_last_us, us, __ATOMIC_RELAXED);
+	}
+	if (!timing_on)
+		return;
+	prev = __atomic_exchange_n(&timing_last_us, us, __ATOMIC_RELAXED);
+	fprintf(stderr, "crshim dump: timing %7.3f s (+%6.3f) %s\n", t - timing_t0, (double)(us - prev) / 1e6,
+		name);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: crshim [-v] dump -D DIR [--tree] [--leave-running] [--timeout SEC] [--allow-partial] PID...\n"
 		   "  without --tree each PID is one process (it must have no children)\n"
 		   "  with --tree each PID is the root of a tree dumped in one CRIU run\n"
-		   "  --allow-partial  dump even when a process talks TCP to another host\n");
+		   "  --allow-partial  dump even when a process talks TCP to another host\n"
+		   "  CRSHIM_DUMP_TIMING=1 in the environment: the time of each phase on stderr\n");
 }
 
 static int add_proc(struct dump_ctx *c, pid_t pid, int run)
@@ -449,6 +479,7 @@ static int save_pools(struct dump_ctx *c)
 		fprintf(stderr, "crshim dump: note: cannot read /proc of every frozen process; the pools are saved "
 				"as found before the freeze\n");
 	free(pids);
+	phase("pools rechecked in /proc");
 
 	for (int i = 0; i < c->pools.n; i++) {
 		char err[512];
@@ -467,6 +498,7 @@ static int save_pools(struct dump_ctx *c)
 		}
 	}
 	c->pools_seconds = dump_now() - t0;
+	phase("pools and scratch files saved");
 	return 0;
 }
 
@@ -487,8 +519,10 @@ static void maybe_start_copy(struct dump_ctx *c, struct freeze_watch *fw, pthrea
 		if (c->runs[r].criu)
 			tracers[n++] = c->runs[r].criu;
 	if (n == c->nruns && freeze_watch_all_frozen(fw, tracers, n) &&
-	    pthread_create(th, NULL, save_pools_thread, c) == 0)
+	    pthread_create(th, NULL, save_pools_thread, c) == 0) {
+		phase("every thread frozen: pool copy started");
 		*started = 1;
+	}
 }
 
 /* The thread ids of every process, while CRIU holds them all: restore
@@ -516,6 +550,36 @@ static void collect_threads(struct dump_ctx *c)
 	}
 }
 
+/* pidfds of the running CRIU processes, readable once they exit; 0 if
+ * one of them has none (pidfd_open needs Linux 5.3). */
+static int exit_fds(struct dump_ctx *c, struct pollfd *pf, int max)
+{
+	int n = 0;
+
+	for (int r = 0; r < c->nruns; r++) {
+		struct drun *run = &c->runs[r];
+
+		if (!run->criu)
+			continue;
+		if (run->pidfd < 0 || n >= max)
+			return 0;
+		pf[n].fd = run->pidfd;
+		pf[n++].events = POLLIN;
+	}
+	return n;
+}
+
+static void open_exit_fds(struct dump_ctx *c)
+{
+	for (int r = 0; r < c->nruns; r++) {
+		c->runs[r].pidfd = -1;
+#ifdef SYS_pidfd_open
+		if (c->runs[r].criu)
+			c->runs[r].pidfd = (int)syscall(SYS_pidfd_open, c->runs[r].criu, 0);
+#endif
+	}
+}
+
 /*
  * Wait for every CRIU run to reach its post-dump barrier (or fail).  The
  * pools are saved while all dumped threads are frozen: from the moment
@@ -530,6 +594,7 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 	struct freeze_watch fw;
 	pthread_t copier;
 
+	open_exit_fds(c);
 	if (freeze_watch_init(&fw, c->procs, c->nprocs) < 0)
 		failed = 1;
 	for (int r = 0; r < c->nruns; r++)
@@ -538,9 +603,14 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 			running--;
 		}
 	while (running > 0) {
-		struct pollfd pf = { .fd = lfd, .events = POLLIN };
+		struct pollfd pf[65] = { { .fd = lfd, .events = POLLIN } };
+		int npf = 1 + exit_fds(c, pf + 1, 64);
 
-		if (poll(&pf, 1, copying || answered ? 20 : 2) > 0) {
+		/* 2 ms while watching the freeze (no event tells); then woken by
+		 * a hook or a CRIU exit, with the deadline checked now and then
+		 * (and every 20 ms when a CRIU exit cannot be waited for). */
+		if (poll(pf, (nfds_t)npf, !copying && !answered && !failed ? 2 : npf > running ? 200 : 20) > 0 &&
+		    (pf[0].revents & POLLIN)) {
 			char action[64];
 			long id;
 			int fd = coord_accept(lfd, action, sizeof(action), &id);
@@ -549,6 +619,7 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 				if (c->runs[r].root == id && c->runs[r].hook_fd < 0) {
 					c->runs[r].hook_fd = fd;
 					c->runs[r].arrived = 1;
+					phase("a CRIU run reached post-dump");
 					arrived++;
 					fd = -1;
 				}
@@ -565,6 +636,7 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 				continue;
 			run->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			run->seconds = dump_now() - run->seconds;
+			phase("a CRIU run exited");
 			if (run->status != 0) {
 				char log[PATH_MAX + 16];
 
@@ -573,6 +645,9 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 				criu_network_unlock(log);
 			}
 			run->criu = 0;
+			if (run->pidfd >= 0)
+				close(run->pidfd);
+			run->pidfd = -1;
 			running--;
 			if (run->status != 0 || !run->arrived)
 				failed = 1;
@@ -591,6 +666,7 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 				void *res = NULL;
 
 				pthread_join(copier, &res);
+				phase("pool copy joined");
 				copying = 0;
 				ok = !failed && res;
 			} else {
@@ -604,6 +680,7 @@ static int run_barrier(struct dump_ctx *c, int lfd)
 					c->runs[r].hook_fd = -1;
 				}
 			answered = 1;
+			phase("hooks answered");
 		}
 	}
 	if (copying)
@@ -624,6 +701,24 @@ static void report_failure(struct dump_ctx *c)
 			c->runs[r].status, log);
 		criu_log_excerpt(stderr, log, crshim_verbose ? 40 : 8);
 	}
+}
+
+/* The ports listened on, from the processes that may hold TCP sockets
+ * only: /proc/PID/net/tcp is slow to read. */
+static json_t *listen_ports(struct dump_ctx *c)
+{
+	struct dproc *some = calloc((size_t)c->nprocs + 1, sizeof(*some));
+	json_t *ports;
+	int n = 0;
+
+	if (!some)
+		return tcp_listen_ports(c->procs, c->nprocs);
+	for (int i = 0; i < c->nprocs; i++)
+		if (c->procs[i].may_tcp)
+			some[n++] = c->procs[i];
+	ports = n ? tcp_listen_ports(some, n) : json_array();
+	free(some);
+	return ports;
 }
 
 /* fds 0-2 of every process while it still runs (restore --child
@@ -756,6 +851,7 @@ int cmd_dump(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	phase("options parsed");
 	if (paths_criu(c.criu, sizeof(c.criu)) < 0) {
 		fprintf(stderr, "crshim dump: %s\n", c.criu);
 		return 1;
@@ -765,16 +861,28 @@ int cmd_dump(int argc, char **argv)
 		free(c.runs);
 		return 2;
 	}
+	phase("processes collected");
 	if (dump_make_dir(c.dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "crshim dump: %s\n", err);
 		free(c.procs);
 		free(c.runs);
 		return 1;
 	}
-	if (quiesce_verbs(&c) < 0 || prepare_all(&c) < 0 ||
-	    consistency_check(c.procs, c.nprocs, c.allow_partial) < 0 ||
-	    (moved = convert_segments(c.procs, c.nprocs)) < 0)
+	if (quiesce_verbs(&c) < 0)
 		goto out;
+	phase("verbs quiesced");
+	if (prepare_all(&c) < 0)
+		goto out;
+	phase("PREPARE answered");
+	for (int i = 0; i < c.nprocs; i++)
+		c.procs[i].may_tcp = dump_may_hold_tcp(c.procs[i].pid);
+	phase("TCP sockets looked for");
+	if (consistency_check(c.procs, c.nprocs, c.allow_partial) < 0)
+		goto out;
+	phase("consistency checked");
+	if ((moved = convert_segments(c.procs, c.nprocs)) < 0)
+		goto out;
+	phase("segments converted");
 	if (moved)
 		refresh_records(&c);
 	drop_vanished(&c);
@@ -787,14 +895,19 @@ int cmd_dump(int argc, char **argv)
 	}
 	free(records);
 	free(pids);
+	phase("pools discovered");
 	if (scratch_discover(c.procs, c.nprocs, &c.scratch) < 0)
 		goto out;
 	drop_scratch_from_pools(&c);
 	c.outputs = outputs_discover(c.procs, c.nprocs, pool_or_scratch, &c);
+	phase("scratch and outputs discovered");
 	if (take_out_memfds(&c) < 0 || dump_refuse_sysv(c.procs, c.nprocs) < 0 || write_configs(&c) < 0)
 		goto out;
+	phase("configs written");
 	c.fifos = fifos_collect(c.procs, c.nprocs);
-	c.tcp_ports = tcp_listen_ports(c.procs, c.nprocs);
+	phase("fifos collected");
+	c.tcp_ports = listen_ports(&c);
+	phase("listening ports collected");
 	c.stdio = collect_stdio(&c);
 	c.threads = json_object();
 	lfd = coord_listen(coord, sizeof(coord));
@@ -802,15 +915,20 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "crshim dump: cannot open the coordination socket: %s\n", strerror(errno));
 		goto out;
 	}
+	phase("stdio collected");
 	start_criu(&c, coord);
+	phase("CRIU started");
 	if (run_barrier(&c, lfd) < 0) {
 		report_failure(&c);
 		dump_remove_pool_copies(c.dir);
 		goto out;
 	}
+	phase("CRIU runs reaped");
 	if (finish_manifest(&c) < 0)
 		goto out;
+	phase("manifest written");
 	print_summary(&c);
+	phase("summary printed");
 	rc = 0;
 out:
 	if (lfd >= 0)
@@ -821,6 +939,7 @@ out:
 		resume_verbs(&c);
 		resume_all(&c);
 	}
+	phase("resumed");
 	if (rc != 0)
 		fprintf(stderr, "crshim dump: failed; the processes keep running, %s holds no usable checkpoint\n",
 			c.dir);

@@ -107,7 +107,8 @@ int consistency_check(const struct dproc *procs, int nprocs, int allow_partial)
 		char comm[64], pcomm[64], peer[64];
 
 		ptree_comm(procs[i].pid, comm, sizeof(comm));
-		if (remote_peer(procs[i].pid, peer, sizeof(peer))) {
+		/* may_tcp (dump_util.h): reading the TCP tables costs ms each */
+		if (procs[i].may_tcp && remote_peer(procs[i].pid, peer, sizeof(peer))) {
 			fprintf(stderr,
 				"crshim dump: pid %d (%s) has a TCP connection to another host (%s): "
 				"processes there are not in this checkpoint, which would not be consistent; checkpoint "

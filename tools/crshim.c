@@ -43,6 +43,7 @@ static const char help[] =
 	"\n"
 	"Environment of the command:\n"
 	"  CRSHIM_CRIU=PATH          the criu binary to run (default: found by itself)\n"
+	"  CRSHIM_DUMP_TIMING=1      crshim dump prints the time of each phase on stderr\n"
 	"  CRSHIM_RUNDIR=DIR         as above\n";
 
 struct command {

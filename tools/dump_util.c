@@ -127,6 +127,57 @@ static int run_has_locks(const struct dproc *procs, int nprocs, int run)
 	return found;
 }
 
+/* Is ino one of the unix sockets listed in table (/proc/PID/net/unix)? */
+static int unix_socket(FILE *table, unsigned long ino)
+{
+	char line[512];
+
+	rewind(table);
+	while (fgets(line, sizeof(line), table)) {
+		unsigned long v;
+
+		/* Num RefCount Protocol Flags Type St Inode [Path] */
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu", &v) == 1 && v == ino)
+			return 1;
+	}
+	return 0;
+}
+
+int dump_may_hold_tcp(pid_t pid)
+{
+	struct proc_fd *fds = NULL;
+	int n = proc_read_fds(pid, &fds), maybe = n < 0;
+	FILE *table = NULL;
+	char path[64];
+
+	for (int k = 0; k < n && !maybe; k++) {
+		unsigned long ino;
+
+		if (sscanf(fds[k].target, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (!table) {
+			snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)pid);
+			table = fopen(path, "re");
+		}
+		maybe = !table || !unix_socket(table, ino);
+	}
+	if (table)
+		fclose(table);
+	free(fds);
+	return maybe;
+}
+
+/* Without TCP sockets CRIU needs neither tcp-established nor its network
+ * lock, and the nftables lock alone (libnftables setting up a table)
+ * costs 50-500 ms of frozen time here. */
+static int run_may_hold_tcp(const struct dproc *procs, int nprocs, int run)
+{
+	for (int i = 0; i < nprocs; i++)
+		if (procs[i].dump == run && procs[i].may_tcp)
+			return 1;
+	return 0;
+}
+
 static int run_holds_scratch(const struct dproc *procs, int nprocs, int run, const struct scratch *s)
 {
 	for (int i = 0; i < nprocs; i++)
@@ -151,8 +202,14 @@ int dump_write_criu_config(const char *path, const struct dproc *procs, int npro
 	ADD("# Used as is: criu dump --config THIS -t PID -D IMAGES\n");
 	ADD("log-file dump.log\nverbosity 4\n");
 	ADD("# processes started from a shell or a launcher are not session leaders\nshell-job\n");
-	ADD("# TCP connections (MPI launchers) are kept, the network locked with nftables\n");
-	ADD("tcp-established\nnetwork-lock nftables\n");
+	if (run_may_hold_tcp(procs, nprocs, run)) {
+		ADD("# TCP connections (MPI launchers) are kept, the network locked with nftables\n");
+		ADD("tcp-established\nnetwork-lock nftables\n");
+	} else {
+		/* A connection opened after this was written fails the dump
+		 * (CRIU: "consider using --tcp-established"): nothing is lost. */
+		ADD("# no TCP socket when this was written: no tcp-established, no network lock\n");
+	}
 	ADD("# unix sockets whose peer is outside the dump (syslog, launchers)\next-unix-sk\n");
 	if (run_has_locks(procs, nprocs, run))
 		ADD("# the processes hold file locks\nfile-locks\n");
@@ -227,6 +284,27 @@ static json_t *image_sizes(const char *images)
 	return o;
 }
 
+/* CRIU's version as its dump.log gives it ("Version: 4.2.1 (gitid 0)"):
+ * asking `criu --version` costs one more start of CRIU.  0 if found. */
+static int log_version(const char *images, char *out, size_t outlen)
+{
+	char path[PATH_MAX + 16], line[256];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/dump.log", images);
+	f = fopen(path, "re");
+	for (int i = 0; f && !found && i < 8 && fgets(line, sizeof(line), f); i++) {
+		const char *v = strstr(line, ") Version: ");
+
+		if (v && outlen >= 64 && sscanf(v + 11, "%63[^ \n]", out) == 1)
+			found = 1;
+	}
+	if (f)
+		fclose(f);
+	return found ? 0 : -1;
+}
+
 static void utc_now(char *out, size_t len)
 {
 	time_t t = time(NULL);
@@ -248,7 +326,8 @@ json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int lea
 
 	(void)dir;
 	utc_now(when, sizeof(when));
-	criu_version(criu, version, sizeof(version));
+	if (nruns < 1 || log_version(runs[0].images, version, sizeof(version)) < 0)
+		criu_version(criu, version, sizeof(version));
 	uname(&u);
 	for (int r = 0; r < nruns; r++) {
 		json_t *pids = json_array();

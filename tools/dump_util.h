@@ -18,11 +18,13 @@ struct dproc {
 	int prepared;
 	int unanswered;		/* PREPARE sent, no answer (stopped, busy): may be prepared */
 	json_t *record;		/* process record (NULL without the shim) */
+	int may_tcp;		/* dump_may_hold_tcp(), after PREPARE */
 };
 
 struct drun {
 	pid_t root;
 	pid_t criu;		/* running CRIU, 0 when finished */
+	int pidfd;		/* its pidfd while it runs, -1 if none */
 	int status;		/* CRIU exit status */
 	int hook_fd;		/* waiting post-dump hook, -1 if none */
 	int arrived;
@@ -31,6 +33,11 @@ struct drun {
 };
 
 double dump_now(void);
+/* 1 unless every socket pid holds is a unix socket: what decides whether
+ * CRIU needs tcp-established and a network lock.  Cheap (/proc/PID/fd and
+ * /proc/PID/net/unix), unlike /proc/PID/net/tcp, which walks the whole TCP
+ * hash table (4 ms a read here, whatever the number of sockets). */
+int dump_may_hold_tcp(pid_t pid);
 /* Allocated bytes below path. */
 uint64_t dump_dir_bytes(const char *path);
 /* Create DIR (0700) with pools/ and dumps/; DIR must not exist or be an
