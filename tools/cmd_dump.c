@@ -829,7 +829,7 @@ int cmd_dump(int argc, char **argv)
 		{ 0 },
 	};
 	struct dump_ctx c = { .timeout_s = 300 };
-	char coord[108], err[512];
+	char coord[108], err[512], absdir[PATH_MAX];
 	int opt, lfd = -1, rc = 1, moved;
 	json_t **records;
 	pid_t *pids;
@@ -868,6 +868,9 @@ int cmd_dump(int argc, char **argv)
 		free(c.runs);
 		return 1;
 	}
+	/* CRIU runs its action script (DIR/hook.sh) from another directory. */
+	if (realpath(c.dir, absdir))
+		c.dir = absdir;
 	if (quiesce_verbs(&c) < 0)
 		goto out;
 	phase("verbs quiesced");
