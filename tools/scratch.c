@@ -29,13 +29,12 @@ static int policy_from_name(const char *s)
 	return !strcmp(s, "drop") ? 1 : !strcmp(s, "keep") ? 2 : !strcmp(s, "save") ? 3 : 0;
 }
 
-/* Most specific directory (or mark) of the record's config containing path. */
-static int policy_by_path(json_t *record, const char *path)
+const char *scratch_policy_by_path(json_t *record, const char *path)
 {
 	static const char *const lists[] = { "scratch", "marks" };
 	json_t *cfg = json_object_get(record, "config");
+	const char *best = NULL;
 	size_t best_len = 0;
-	int best = 0;
 
 	for (int l = 0; l < 2; l++) {
 		size_t i;
@@ -45,15 +44,18 @@ static int policy_by_path(json_t *record, const char *path)
 			const char *d = json_string_value(json_object_get(e, l ? "path" : "dir"));
 			size_t n = d ? strlen(d) : 0;
 
-			if (!n || strncmp(path, d, n) || (path[n] != '/' && path[n] != 0))
+			if (!n || strncmp(path, d, n) || (path[n] != '/' && path[n] != 0) || n < best_len)
 				continue;
-			if (n >= best_len) {
-				best_len = n;
-				best = policy_from_name(json_string_value(json_object_get(e, "policy")));
-			}
+			best_len = n;
+			best = json_string_value(json_object_get(e, "policy"));
 		}
 	}
 	return best;
+}
+
+static int policy_by_path(json_t *record, const char *path)
+{
+	return policy_from_name(scratch_policy_by_path(record, path));
 }
 
 /* Policy the shim recorded for this identity. */

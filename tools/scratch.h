@@ -43,6 +43,10 @@ struct scratch_set {
 	int n;
 };
 
+/* The policy name ("drop", "keep", "save") of the most specific scratch
+ * directory or mark in the record's config that holds path, or NULL: how a
+ * file opened for writing there is classified. */
+const char *scratch_policy_by_path(json_t *record, const char *path);
 /* Find the scratch files of the processes (from their records and /proc). */
 int scratch_discover(const struct dproc *procs, int nprocs, struct scratch_set *set);
 void scratch_free(struct scratch_set *set);

@@ -6,6 +6,7 @@
 
 #include "output_rule.h"
 #include "proc.h"
+#include "scratch.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -77,33 +78,6 @@ static json_t *by_inode(json_t *list, uint64_t dev, uint64_t ino)
 	return NULL;
 }
 
-/* Policy name of the most specific scratch directory or mark of the
- * record's config holding path, or NULL: how `crshim dump` (scratch.c)
- * classifies a file opened for writing that the shim did not see. */
-static const char *policy_by_path(json_t *rec, const char *path)
-{
-	static const char *const lists[] = { "scratch", "marks" };
-	json_t *cfg = json_object_get(rec, "config");
-	const char *best = NULL;
-	size_t best_len = 0;
-
-	for (int l = 0; l < 2; l++) {
-		size_t i;
-		json_t *e;
-
-		json_array_foreach(json_object_get(cfg, lists[l]), i, e) {
-			const char *d = json_string_value(json_object_get(e, l ? "path" : "dir"));
-			size_t n = d ? strlen(d) : 0;
-
-			if (!n || strncmp(path, d, n) || (path[n] != '/' && path[n] != 0) || n < best_len)
-				continue;
-			best_len = n;
-			best = json_string_value(json_object_get(e, "policy"));
-		}
-	}
-	return best;
-}
-
 /* One entry per file of list (found only through /proc), with every fd. */
 static json_t *add_unseen(json_t *list, const struct proc_fd *f)
 {
@@ -147,7 +121,7 @@ static void classify_files(json_t *rec, const struct proc_fd *fds, int nfds, jso
 				json_object_set_new(o, "output", json_true());
 			continue;
 		}
-		policy = (f->flags & O_ACCMODE) != O_RDONLY ? policy_by_path(rec, f->target) : NULL;
+		policy = (f->flags & O_ACCMODE) != O_RDONLY ? scratch_policy_by_path(rec, f->target) : NULL;
 		if (policy)
 			json_object_set_new(add_unseen(scratch, f), "scratch", json_string(policy));
 		else if (output_fd_is_output(f))
