@@ -189,8 +189,10 @@ job ring-np4-cma 4 10 50 "${CMA[@]}" -- ring 300 20
 job colls-np2-tcp 2 30 85 "${TCP[@]}" -- colls 300 20
 if [ -z "$QUICK" ]; then
 	# No pause between iterations, 4 MiB messages: the dumps land mid-transfer.
-	job colls-np2-vader-busy 2 25 65 "${VADER[@]}" -- colls 300 0 4096
-	job colls-np4-tcp-busy 4 30 65 "${TCP[@]}" -- colls 300 0 2048
+	# Enough iterations that the job is still running well after the stopping
+	# checkpoint's mark (over vader 300 ran out during the dump under load).
+	job colls-np2-vader-busy 2 20 50 "${VADER[@]}" -- colls 1500 0 4096
+	job colls-np4-tcp-busy 4 30 60 "${TCP[@]}" -- colls 600 0 2048
 	job ring-np2-vader 2 50 80 "${VADER[@]}" -- ring 400 20
 	job shmwin-np4 4 20 70 "${VADER[@]}" -- shmwin 300 20
 fi
