@@ -35,6 +35,10 @@ run_case() {
 	cp "$log" "$log.before"
 	check "$name: the original wrote after the checkpoint ($AT_CKPT -> $(stat -c %s "$log.before") bytes)" \
 		[ "$(stat -c %s "$log.before")" -gt "$AT_CKPT" ]
+	if [ -n "${NO_RESTORE:-}" ]; then
+		echo "# $name: $NO_RESTORE"
+		return
+	fi
 	out=$("$CRSHIM" restore -D "$CK" 2>&1)
 	rc=$?
 	check "$name: restore after the output grew" [ $rc = 0 ]
@@ -66,14 +70,22 @@ prefix_kept() { cmp -s -n "$(stat -c %s "$1.before")" "$1.before" "$1"; }
 # --- two processes appending to one log ---
 LOG=$TMP/two.log
 printf 'old 1\nold 2\n' >"$LOG"
-TREE=--tree run_case two "$LOG" env LD_PRELOAD="$SHIM" "$PROGS/output_worker" $N 20 -f "$LOG" -m a -2
+# CRIU 4.2 often fails to restore a forked ASan-built program (the restored
+# child gets SIGSEGV while CRIU maps its memory back, as in
+# test_fault_prepare.sh); plain builds restore it.
+two_skip=""
+[ "${CRSHIM_SANITIZED:-}" = address ] &&
+	two_skip="ASan build: the restore of the forked writer is not tested (CRIU cannot restore it)"
+NO_RESTORE=$two_skip TREE=--tree run_case two "$LOG" env LD_PRELOAD="$SHIM" "$PROGS/output_worker" $N 20 -f "$LOG" -m a -2
 check "two: the manifest lists one output, with access w" \
 	bash -c "[ \$(grep -A1 '\"id\": \"output-' '$CK/manifest.json' | grep -c '\"path\": \"$LOG\"') = 1 ] &&
 		grep -q '\"access\": \"w\"' '$CK/manifest.json' && ! grep -q '\"access\": \"rw\"' '$CK/manifest.json'"
-check "two: both restored processes finished" wait_done "$LOG" "A done" "B done"
-check "two: nothing written before the kill was lost or overwritten" prefix_kept "$LOG"
-check "two: A's restored lines run on to the end" after_kill_consecutive "$LOG" A
-check "two: B's restored lines run on to the end" after_kill_consecutive "$LOG" B
+if [ -z "$two_skip" ]; then
+	check "two: both restored processes finished" wait_done "$LOG" "A done" "B done"
+	check "two: nothing written before the kill was lost or overwritten" prefix_kept "$LOG"
+	check "two: A's restored lines run on to the end" after_kill_consecutive "$LOG" A
+	check "two: B's restored lines run on to the end" after_kill_consecutive "$LOG" B
+fi
 
 # --- `>> log` checkpointed before its first write ---
 LOG=$TMP/app.log
