@@ -178,7 +178,8 @@ int proc_read_fds(pid_t pid, struct proc_fd **out)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), cmp_fd);
+	if (n > 1) /* v is NULL for a process that holds no fd (or is gone) */
+		qsort(v, n, sizeof(*v), cmp_fd);
 	*out = v;
 	return (int)n;
 }

@@ -171,7 +171,7 @@ job() { # name np P1 P2 -- ring args...
 job ring-mpich-np2 2 20 60 -- 300 20
 if [ -z "$QUICK" ]; then
 	# 4 ranks, 2 MiB messages, a short pause: the dumps land mid-transfer.
-	job ring-mpich-np4-busy 4 30 80 -- 200 5 2048
+	job ring-mpich-np4-busy 4 20 50 -- 600 5 2048 # long enough not to end during the stopping dump
 fi
 wipe_node
 finish
