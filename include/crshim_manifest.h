@@ -98,9 +98,12 @@
  *                 directory back under that name (--inherit-fd)
  *   self_checkpoint  true when written by crshim_checkpoint_self (include/
  *                 crshim.h) rather than `crshim dump`; absent otherwise
- *   processes     [ { pid, dump (index in dumps), exe, shim: bool, record:
- *                    <process record or null without the shim>, stdio,
- *                    threads; ppid in self-checkpoints } ]
+ *   processes     [ { pid, dump (index in dumps), exe, shim: bool, stopped:
+ *                    bool, record: <process record or null without the
+ *                    shim>, stdio, threads; ppid in self-checkpoints } ]
+ *       stopped   the process was stopped by a signal when it was dumped
+ *                 (only one without the shim can be): restore leaves it
+ *                 stopped and continues the others (absent: false)
  *       threads   [ thread ids other than pid ], read while CRIU held the
  *                 process; restore waits for them to be free, as for pids
  *                 (absent in older manifests)

@@ -270,6 +270,8 @@ static int prepare_all(struct dump_ctx *c)
 			continue;
 		}
 		if (e == CTL_NO_SHIM) {
+			/* restore leaves it stopped (cmd_restore.c: resume_dump) */
+			p->stopped = ptree_is_stopped(p->pid);
 			if (crshim_verbose)
 				fprintf(stderr, "crshim dump: pid %d runs without the shim\n", (int)p->pid);
 			continue;

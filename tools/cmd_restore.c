@@ -7,9 +7,10 @@
  * 3. recreate every pool once (named at its path, or unnamed when it was
  *    unlinked) and keep it open;
  * 4. a detached reaper process (a child subreaper, so restored processes
- *    are reaped when they end) runs `criu restore -d` for each dump with
- *    --inherit-fd for the pools its processes hold: all holders get the
- *    same file;
+ *    are reaped when they end) runs `criu restore -d --restore-sibling
+ *    --leave-stopped` for each dump with --inherit-fd for the pools its
+ *    processes hold: all holders get the same file; the roots become its
+ *    children; once every dump is back it continues them all (SIGCONT);
  * 5. tell every shim RESTORED.  If any dump fails to restore, the trees
  *    already restored are killed: nothing is left half restored.
  *
@@ -443,9 +444,17 @@ static int restore_one(struct rctx *c, json_t *dump)
 	argv[argc++] = "-D";
 	argv[argc++] = images;
 	argv[argc++] = "--restore-detached";
-	/* --child: the root becomes crshim's child (CRIU's CLONE_PARENT) */
-	if (c->child)
-		argv[argc++] = "--restore-sibling";
+	/* CRIU lets go of a task's threads one by one, the main thread first;
+	 * a main thread that exits at once (a sleep that returns EINTR, as CRIU
+	 * restores it) takes the others along and CRIU fails on them ("Unable
+	 * to detach"), killing the whole restore.  Left stopped, no thread runs
+	 * until crshim continues the tree (resume_dump). */
+	argv[argc++] = "--leave-stopped";
+	/* The root becomes the child of crshim (--child) or of the reaper
+	 * (CRIU's CLONE_PARENT), not of CRIU: CRIU's exit must not leave a
+	 * stopped process group orphaned, which the kernel answers with SIGHUP
+	 * (a shell job restored into the reaper's session). */
+	argv[argc++] = "--restore-sibling";
 	argv[argc++] = "-o";
 	argv[argc++] = "restore.log";
 	argv[argc++] = "-v4";
@@ -536,13 +545,58 @@ static int restore_one(struct rctx *c, json_t *dump)
 	return st;
 }
 
+/* Every process CRIU restored for a dump: the tree under its root now (a
+ * child forked while the dump began is in the images, not in "pids"). */
+static int dump_tree(json_t *dump, pid_t **v, int *n)
+{
+	*v = NULL;
+	*n = 0;
+	return ptree_collect((pid_t)json_integer_value(json_object_get(dump, "root_pid")), v, n);
+}
+
 static void kill_dump(json_t *dump)
 {
 	size_t i;
 	json_t *p;
+	pid_t *tree;
+	int n;
 
 	json_array_foreach(json_object_get(dump, "pids"), i, p)
 		kill((pid_t)json_integer_value(p), SIGKILL);
+	if (dump_tree(dump, &tree, &n) == 0)
+		for (int k = 0; k < n; k++)
+			kill(tree[k], SIGKILL);
+	free(tree);
+}
+
+static int was_stopped(struct rctx *c, pid_t pid)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(c->m, "processes"), i, p)
+		if (json_integer_value(json_object_get(p, "pid")) == pid)
+			return json_is_true(json_object_get(p, "stopped"));
+	return 0;
+}
+
+/* CRIU left the dump's processes stopped (restore_one): continue them,
+ * except those that were stopped when they were dumped.  A program sees
+ * this as a SIGCONT (its handler, if it has one, runs once). */
+static void resume_dump(struct rctx *c, json_t *dump)
+{
+	pid_t *tree;
+	int n;
+
+	if (dump_tree(dump, &tree, &n) < 0) {
+		free(tree);
+		return;
+	}
+	for (int k = 0; k < n; k++)
+		if (!was_stopped(c, tree[k]) && kill(tree[k], SIGCONT) < 0 && errno != ESRCH)
+			fprintf(stderr, "crshim restore: warning: cannot continue pid %d: %s\n", (int)tree[k],
+				strerror(errno));
+	free(tree);
 }
 
 /*
@@ -574,6 +628,9 @@ static void reaper(struct rctx *c, int report)
 	if (ok != json_array_size(dumps)) /* all or nothing */
 		for (i = 0; i < ok; i++)
 			kill_dump(json_array_get(dumps, i));
+	else /* no process runs before every dump is back */
+		json_array_foreach(dumps, i, d)
+			resume_dump(c, d);
 	close(report);
 	for (i = 0; i < (size_t)c->npools; i++)
 		close(c->pool_fds[i]);
@@ -788,6 +845,7 @@ static int run_restore_child(struct rctx *c)
 		return -1;
 	}
 	close_handed_over(c);
+	resume_dump(c, d);
 	fprintf(stderr, "restored pid %d in %.2f s, a child of crshim (pid %d)\n", root, dump_now() - t0,
 		(int)getpid());
 	if (crshim_verbose)

@@ -350,9 +350,9 @@ json_t *dump_build_manifest(const char *dir, const char *criu, int tree, int lea
 		snprintf(link, sizeof(link), "/proc/%d/exe", (int)procs[i].pid);
 		n = readlink(link, exe, sizeof(exe) - 1);
 		exe[n > 0 ? n : 0] = 0;
-		json_array_append_new(jprocs, json_pack("{s:i,s:i,s:s,s:b,s:O?}", "pid", (int)procs[i].pid, "dump",
-							procs[i].dump, "exe", exe, "shim", procs[i].shim, "record",
-							procs[i].record));
+		json_array_append_new(jprocs, json_pack("{s:i,s:i,s:s,s:b,s:b,s:O?}", "pid", (int)procs[i].pid, "dump",
+							procs[i].dump, "exe", exe, "shim", procs[i].shim, "stopped",
+							procs[i].stopped, "record", procs[i].record));
 	}
 	for (int i = 0; i < pools->n; i++)
 		json_array_append_new(jpools, pool_to_json(&pools->v[i]));

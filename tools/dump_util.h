@@ -19,6 +19,7 @@ struct dproc {
 	int unanswered;		/* PREPARE sent, no answer (stopped, busy): may be prepared */
 	json_t *record;		/* process record (NULL without the shim) */
 	int may_tcp;		/* dump_may_hold_tcp(), after PREPARE */
+	int stopped;		/* stopped by a signal (only without the shim) */
 };
 
 struct drun {

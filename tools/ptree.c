@@ -137,6 +137,14 @@ int ptree_is_zombie(pid_t pid)
 	return stat_fields(pid, &s, &pp) == 0 && (s == 'Z' || s == 'X');
 }
 
+int ptree_is_stopped(pid_t pid)
+{
+	char s;
+	pid_t pp;
+
+	return stat_fields(pid, &s, &pp) == 0 && s == 'T';
+}
+
 int ptree_parse_session_outside(FILE *f)
 {
 	char line[256];

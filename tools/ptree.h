@@ -14,6 +14,8 @@ int ptree_nchildren(pid_t pid);
 pid_t ptree_ppid(pid_t pid);
 /* 1 if the process is a zombie. */
 int ptree_is_zombie(pid_t pid);
+/* 1 if the process is stopped by a signal (state T; not a ptrace stop). */
+int ptree_is_stopped(pid_t pid);
 /* 1 if the session leader of pid lives outside pid's pid namespace (the
  * last NSsid entry of /proc/PID/status is 0): CRIU refuses to dump it. */
 int ptree_session_outside(pid_t pid);
