@@ -134,9 +134,17 @@ failed_assertions() {
 	local log=$1/Testing/Temporary/LastTest.log
 	[ -f "$log" ] || return 0
 	echo "==== failed assertions, again (from $log)"
-	awk '/^[0-9]+\/[0-9]+ Testing: / { t = $3 }
-	     /^(FAIL|not ok)/ { print t ": " $0; n = 4; next }
-	     n > 0 && /^[ \t]/ { print "    " $0; n--; next } { n = 0 }' "$log" | head -n 120
+	# A test that failed without a FAIL line (a crash, a timeout, a non-zero exit) gets its
+	# last lines instead.
+	awk '/^[0-9]+\/[0-9]+ Testing: / { t = $3; fails = 0; k = 0 }
+	     /^Test time = / { inside = 0 }
+	     /^Test (Failed|Timeout)|^\*\*\*Timeout|Failed  Required/ && t != "" && !fails && !said[t]++ {
+	             print t ": failed with no FAIL line; its last lines:"
+	             for (i = (k > 12 ? k - 12 : 0); i < k; i++) print "    " last[i % 12] }
+	     /^(FAIL|not ok)/ { print t ": " $0; n = 4; fails++; next }
+	     n > 0 && /^[ \t]/ { print "    " $0; n--; next } { n = 0 }
+	     /^Output:$/ { inside = 1; next }
+	     inside && !/^-+$/ { last[k % 12] = $0; k++ }' "$log" | head -n 160
 }
 
 case $mode in
