@@ -130,6 +130,13 @@ enum ctl_error ctl_request_fd(pid_t pid, const char *request, int pass_fd, int t
 		enum ctl_error e = (errno == EACCES || errno == EPERM) ? CTL_DENIED : CTL_UNREACHABLE;
 
 		snprintf(err, errlen, "pid %d: cannot connect to %s: %s", (int)pid, sa.sun_path, strerror(errno));
+		/* Nobody listens: the socket outlived its shim, whose process
+		 * exec'ed a program without it (exec runs no destructor). */
+		if (errno == ECONNREFUSED) {
+			e = CTL_NO_SHIM;
+			snprintf(err, errlen, "pid %d: no crshim endpoint (%s is stale: nobody listens); is it running "
+					      "with the shim?", (int)pid, sa.sun_path);
+		}
 		if (fd >= 0)
 			close(fd);
 		return e;

@@ -61,11 +61,15 @@ assert_no_strays "exit at once"
 
 # --- 2. a process stopped when dumped stays stopped ---
 # bash (with the shim) counts into a file; its child (without the shim)
-# is stopped.
-rm -f "$TMP/count" "$TMP/kid"
+# is stopped.  bash waits on a FIFO nobody writes (read -t), not in sleep(1)
+# children: a short-lived child of an ASan build is traced by LeakSanitizer
+# when it exits, and CRIU cannot seize it then.
+rm -f "$TMP/count" "$TMP/kid" "$TMP/never"
+mkfifo "$TMP/never"
 setsid env LD_PRELOAD="$SHIM" bash -c '
 	env -u LD_PRELOAD sleep 1000 & kid=$!; kill -STOP $kid; echo $kid > '"$TMP/kid"'
-	n=0; while :; do n=$((n + 1)); echo $n > '"$TMP/count"'; sleep 0.05; done' \
+	exec 3<>'"$TMP/never"'
+	n=0; while :; do n=$((n + 1)); echo $n > '"$TMP/count"'; read -t 0.05 -u 3; done' \
 	</dev/null >/dev/null 2>&1 &
 B=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $B"
