@@ -26,16 +26,22 @@ manifest_stopped() { # manifest pid
 	awk -v p="\"pid\": $2," '$1 " " $2 == p { n = 5 } n && /"stopped":/ { gsub(/[ ,]/, ""); sub(/.*:/, ""); print; exit } n { n-- }' "$1"
 }
 
+# start_exit_on_wake TAG: exit_on_wake with the shim in its own session,
+# result in $TMP/TAG.res; sets P (parent) and C (child).
+start_exit_on_wake() {
+	rm -f "$TMP/$1.res"
+	setsid env LD_PRELOAD="$SHIM" "$PROGS/exit_on_wake" "$TMP/$1.res" </dev/null >"$TMP/$1.out" 2>&1 &
+	CLEANUP_PIDS="$CLEANUP_PIDS $!"
+	wait_files 10 "$TMP/$1.out"
+	read -r _ P C <"$TMP/$1.out"
+	CLEANUP_PIDS="$CLEANUP_PIDS $P $C"
+	sleep 0.3
+}
+
 # --- 1. processes that end at once after the restore, five times ---
 good=0
 for i in 1 2 3 4 5; do
-	rm -f "$TMP/w$i.res"
-	setsid env LD_PRELOAD="$SHIM" "$PROGS/exit_on_wake" "$TMP/w$i.res" </dev/null >"$TMP/w$i.out" 2>&1 &
-	CLEANUP_PIDS="$CLEANUP_PIDS $!"
-	wait_files 10 "$TMP/w$i.out"
-	read -r _ P C <"$TMP/w$i.out"
-	CLEANUP_PIDS="$CLEANUP_PIDS $P $C"
-	sleep 0.3
+	start_exit_on_wake "w$i"
 	if ! "$CRSHIM" dump -D "$TMP/w$i" --tree "$P" >"$TMP/w$i.dump" 2>&1; then
 		fail "exit-on-wake $i: crshim dump --tree"
 		sed 's/^/    /' "$TMP/w$i.dump"
@@ -107,13 +113,7 @@ wait_gone "$B" 10
 assert_no_strays "a stopped child"
 
 # --- 3. --child: crshim waits for a program that was left stopped ---
-rm -f "$TMP/c.res"
-setsid env LD_PRELOAD="$SHIM" "$PROGS/exit_on_wake" "$TMP/c.res" </dev/null >"$TMP/c.out" 2>&1 &
-CLEANUP_PIDS="$CLEANUP_PIDS $!"
-wait_files 10 "$TMP/c.out"
-read -r _ P C <"$TMP/c.out"
-CLEANUP_PIDS="$CLEANUP_PIDS $P $C"
-sleep 0.3
+start_exit_on_wake c
 if "$CRSHIM" dump -D "$TMP/ch" --tree "$P" >"$TMP/ch.dump" 2>&1; then
 	wait_gone "$P" 10
 	wait_gone "$C" 10
